@@ -1,0 +1,218 @@
+//! The headers that triage reads, taken from mail-parser's message into owned values.
+
+use mail_parser::{Address, HeaderName, HeaderValue, Message};
+use serde::Serialize;
+
+use super::defects::{Defect, DefectKind};
+
+/// A display name and address, as written in From, To, Cc or Reply-To.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mailbox {
+    /// The display name, decoded.
+    pub name: Option<String>,
+    /// The address, when there is one.
+    pub address: Option<String>,
+}
+
+/// The sender's stated urgency, from Importance, X-Priority, Priority or X-MSMail-Priority.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    /// Importance: high, X-Priority: 1 or 2, Priority: urgent.
+    High,
+    /// Stated as normal.
+    Normal,
+    /// Importance: low, X-Priority: 4 or 5, Priority: non-urgent.
+    Low,
+}
+
+/// The headers triage needs.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Headers {
+    /// The first From mailbox.
+    pub from: Option<Mailbox>,
+    /// The first Reply-To mailbox.
+    pub reply_to: Option<Mailbox>,
+    /// The To recipients.
+    pub to: Vec<Mailbox>,
+    /// The Cc recipients.
+    pub cc: Vec<Mailbox>,
+    /// How many To recipients (groups counted by their members).
+    pub to_count: usize,
+    /// How many Cc recipients.
+    pub cc_count: usize,
+    /// The decoded Subject.
+    pub subject: Option<String>,
+    /// The Date, as RFC 3339, when it could be read.
+    pub date: Option<String>,
+    /// The Message-ID, without angle brackets.
+    pub message_id: Option<String>,
+    /// In-Reply-To ids.
+    pub in_reply_to: Vec<String>,
+    /// References ids, oldest first.
+    pub references: Vec<String>,
+    /// The List-Id (`<list.example.com>` part, without brackets).
+    pub list_id: Option<String>,
+    /// Auto-Submitted (`auto-replied`, `auto-generated`...), lower case.
+    pub auto_submitted: Option<String>,
+    /// Precedence (`bulk`, `list`, `junk`), lower case.
+    pub precedence: Option<String>,
+    /// The stated priority.
+    pub priority: Option<Priority>,
+}
+
+/// Upper bound on recipients kept per header; the counts stay exact.
+const MAX_RECIPIENTS: usize = 1000;
+
+pub(super) fn extract(message: &Message<'_>, defects: &mut Vec<Defect>) -> Headers {
+    let from = message.from().and_then(|a| a.first()).map(mailbox);
+    if from.as_ref().is_none_or(|m| m.address.is_none()) {
+        defects.push(Defect::new(DefectKind::MissingFrom, None));
+    }
+    let date = match message.header(HeaderName::Date) {
+        None => {
+            defects.push(Defect::new(DefectKind::MissingDate, None));
+            None
+        }
+        Some(HeaderValue::DateTime(d)) if d.is_valid() => Some(d.to_rfc3339()),
+        Some(_) => {
+            let raw = message.header_raw(HeaderName::Date).unwrap_or("").trim();
+            defects.push(Defect::new(DefectKind::BadDate, Some(clip(raw, 80))));
+            None
+        }
+    };
+    let message_id = message.message_id().map(str::to_string);
+    if message_id.is_none() {
+        defects.push(Defect::new(DefectKind::MissingMessageId, None));
+    }
+    let (to, to_count) = mailboxes(message.to());
+    let (cc, cc_count) = mailboxes(message.cc());
+    Headers {
+        from,
+        reply_to: message.reply_to().and_then(|a| a.first()).map(mailbox),
+        to,
+        cc,
+        to_count,
+        cc_count,
+        subject: message.subject().map(str::to_string),
+        date,
+        message_id,
+        in_reply_to: ids(message.in_reply_to()),
+        references: ids(message.references()),
+        list_id: message.header_raw(HeaderName::ListId).map(list_id),
+        auto_submitted: raw_lower(message, HeaderName::AutoSubmitted),
+        precedence: raw_lower(message, "Precedence".into()),
+        priority: priority(message),
+    }
+}
+
+fn mailbox(addr: &mail_parser::Addr<'_>) -> Mailbox {
+    Mailbox {
+        name: addr
+            .name()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_string),
+        address: addr.address().map(str::to_string),
+    }
+}
+
+fn mailboxes(address: Option<&Address<'_>>) -> (Vec<Mailbox>, usize) {
+    let Some(address) = address else {
+        return (Vec::new(), 0);
+    };
+    let count = address.iter().count();
+    let kept = address.iter().take(MAX_RECIPIENTS).map(mailbox).collect();
+    (kept, count)
+}
+
+fn ids(value: &HeaderValue<'_>) -> Vec<String> {
+    match value {
+        HeaderValue::Text(id) => vec![id.to_string()],
+        HeaderValue::TextList(ids) => ids.iter().map(ToString::to_string).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// `"Description" <id.example.com>` becomes `id.example.com`.
+fn list_id(raw: &str) -> String {
+    let raw = raw.trim();
+    match (raw.rfind('<'), raw.rfind('>')) {
+        (Some(open), Some(close)) if open < close => raw[open + 1..close].trim().to_string(),
+        _ => raw.to_string(),
+    }
+}
+
+fn raw_lower(message: &Message<'_>, name: HeaderName<'_>) -> Option<String> {
+    let raw = message.header_raw(name)?.trim();
+    (!raw.is_empty()).then(|| clip(raw, 80).to_ascii_lowercase())
+}
+
+fn priority(message: &Message<'_>) -> Option<Priority> {
+    let word = |name: &str| {
+        message
+            .header_raw(HeaderName::from(name))
+            .map(|v| v.trim().to_ascii_lowercase())
+    };
+    if let Some(v) = word("Importance") {
+        return match v.as_str() {
+            "high" => Some(Priority::High),
+            "low" => Some(Priority::Low),
+            "normal" => Some(Priority::Normal),
+            _ => None,
+        };
+    }
+    if let Some(v) = word("X-Priority") {
+        // "1 (Highest)", "3 (Normal)", "5"...
+        return match v.bytes().find(u8::is_ascii_digit) {
+            Some(b'1' | b'2') => Some(Priority::High),
+            Some(b'3') => Some(Priority::Normal),
+            Some(b'4' | b'5') => Some(Priority::Low),
+            _ => None,
+        };
+    }
+    for name in ["Priority", "X-MSMail-Priority"] {
+        if let Some(v) = word(name) {
+            return match v.as_str() {
+                "urgent" | "high" => Some(Priority::High),
+                "non-urgent" | "low" => Some(Priority::Low),
+                "normal" => Some(Priority::Normal),
+                _ => None,
+            };
+        }
+    }
+    None
+}
+
+/// At most `max` characters, cut on a character boundary.
+pub(super) fn clip(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => s[..i].to_string(),
+        None => s.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_ids_lose_their_description() {
+        assert_eq!(list_id(" \"Dev list\" <dev.lists.example.org>"), "dev.lists.example.org");
+        assert_eq!(list_id("plain-id"), "plain-id");
+    }
+
+    #[test]
+    fn priority_headers_are_read_in_order_of_precedence() {
+        let msg = |h: &str| {
+            let raw = format!("From: a@x\n{h}\n\nbody\n");
+            let m = mail_parser::MessageParser::default().parse(raw.as_bytes()).map(|m| priority(&m));
+            m.flatten()
+        };
+        assert_eq!(msg("Importance: High"), Some(Priority::High));
+        assert_eq!(msg("X-Priority: 1 (Highest)"), Some(Priority::High));
+        assert_eq!(msg("X-Priority: 5"), Some(Priority::Low));
+        assert_eq!(msg("Priority: non-urgent"), Some(Priority::Low));
+        assert_eq!(msg("X-Mailer: x"), None);
+    }
+}
