@@ -1,1 +1,44 @@
-fn main(){}
+//! `mailtriage`: the command line around the core pipeline.
+//!
+//! This binary holds no pipeline logic: it turns flags into calls on `mailtriage-core`, owns
+//! files, terminals and exit codes, and says what went wrong in words a user can act on.
+
+mod commands;
+mod exit;
+mod run;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+
+/// Email triage: read mail from any common source, parse it robustly, and (soon) route it.
+#[derive(Debug, Parser)]
+#[command(name = "mailtriage", version, about, long_about = None)]
+#[command(after_help = "Exit codes: 0 done; 1 internal error; 2 usage error; 3 input \
+                        could not be read; 4 output could not be written; 5 messages were \
+                        quarantined and --fail-on-quarantine was given.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Parse messages and write one normalised JSON record per message.
+    Parse(commands::parse::Args),
+    /// Profile a corpus: counts, sizes, charsets, defects, parts and attachment types.
+    Stats(commands::stats::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Parse(args) => commands::parse::run(&args),
+        Command::Stats(args) => commands::stats::run(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(failure) => failure.report(),
+    }
+}

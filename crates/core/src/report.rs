@@ -209,11 +209,9 @@ pub struct SizeBucket {
     pub count: u64,
 }
 
-/// The corpus profile behind `mailtriage stats`.
+/// The corpus profile behind `mailtriage stats` (the counts are in [`Summary`]).
 #[derive(Debug, Clone, Default)]
 pub struct CorpusProfile {
-    /// The counts every run reports.
-    pub summary: Summary,
     /// Sizes of the messages parsed.
     pub sizes: SizeHistogram,
     /// Messages per declared text charset.
@@ -242,7 +240,6 @@ fn bump<K: Ord>(map: &mut BTreeMap<K, u64>, key: K) {
 impl CorpusProfile {
     /// Counts a parsed message.
     pub fn add_email(&mut self, email: &Email) {
-        self.summary.add_email(email);
         self.sizes.add(email.size as u64);
         for charset in &email.body.charsets {
             bump(&mut self.charsets, charset.clone());
@@ -256,14 +253,8 @@ impl CorpusProfile {
         self.html_only += u64::from(email.body.html_only);
     }
 
-    /// Counts a quarantined message.
-    pub fn add_quarantine(&mut self, record: &Quarantine) {
-        self.summary.add_quarantine(record);
-    }
-
     /// Adds another profile's counts.
     pub fn merge(&mut self, other: &CorpusProfile) {
-        self.summary.merge(&other.summary);
         self.sizes.merge(&other.sizes);
         merge_counts(&mut self.charsets, &other.charsets);
         merge_counts(&mut self.content_types, &other.content_types);

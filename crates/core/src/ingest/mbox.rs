@@ -202,7 +202,9 @@ impl Iterator for MboxReader {
 
 /// Finds the start of the next separator line (`From ` after a blank line) at or after `from`.
 fn find_separator(buf: &[u8], from: usize) -> Option<usize> {
-    let finder = memmem::Finder::new(b"\nFrom ");
+    static FINDER: std::sync::LazyLock<memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memmem::Finder::new(b"\nFrom "));
+    let finder = &*FINDER;
     let mut at = from.saturating_sub(1);
     while at < buf.len() {
         let hit = at + finder.find(&buf[at..])?;
@@ -253,17 +255,20 @@ fn strip_final_blank_line(body: &[u8]) -> &[u8] {
     }
 }
 
-/// Removes one `>` from every line matching `^>+From `.
+/// Removes one `>` from every line matching `^>+From `. Jumps from one `From ` to the next
+/// with memmem, so a message with a quoted envelope line costs one copy, not a line walk.
 fn unquote_from_lines(body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len());
-    for line in body.split_inclusive(|&b| b == b'\n') {
-        let quotes = line.iter().take_while(|&&b| b == b'>').count();
-        if quotes > 0 && line[quotes..].starts_with(b"From ") {
-            out.extend_from_slice(&line[1..]);
-        } else {
-            out.extend_from_slice(line);
+    let mut copied = 0;
+    for at in memmem::find_iter(body, b"From ") {
+        let quotes = body[..at].iter().rev().take_while(|&&b| b == b'>').count();
+        let line_start = at - quotes;
+        if quotes > 0 && (line_start == 0 || body[line_start - 1] == b'\n') {
+            out.extend_from_slice(&body[copied..line_start]);
+            copied = line_start + 1;
         }
     }
+    out.extend_from_slice(&body[copied..]);
     out
 }
 

@@ -234,7 +234,8 @@ pub(super) fn walk_parts(
         let content_type = part.content_type();
         let declared = content_type.map(type_name);
         let is_attachment = visit.part != 0 && visit.message.attachments.contains(&visit.part);
-        if part.is_encoding_problem {
+        // An empty part (headers only) is flagged by mail-parser, but nothing failed to decode.
+        if part.is_encoding_problem && part.body.len() > 0 {
             push(
                 defects,
                 DefectKind::EncodingProblem,
@@ -287,7 +288,13 @@ pub(super) fn walk_parts(
                 }
             }
             PartType::Binary(_) | PartType::InlineBinary(_) => {
-                attachments.push(attachment(part, declared, visit.nesting, None));
+                // The root of a multipart that has no usable boundary is the body, read as
+                // text by `broken_multipart_text`, not an attachment.
+                let broken_root = visit.part == 0
+                    && content_type.is_some_and(|ct| ct.ctype().eq_ignore_ascii_case("multipart"));
+                if !broken_root {
+                    attachments.push(attachment(part, declared, visit.nesting, None));
+                }
             }
             PartType::Message(nested) => {
                 let subject = nested.subject().map(|s| clip(s, 200));

@@ -1,0 +1,85 @@
+//! `mailtriage parse`: one normalised JSON record per message.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::exit::{Code, Failure};
+use crate::run::{finish, write_json_line, InputArgs, Run};
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// One JSON object per line.
+    Jsonl,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Where to write the records: a file, or - for stdout. Quarantine records go to
+    /// PATH.quarantine.jsonl (or ./mailtriage-quarantine.jsonl for stdout) unless
+    /// --quarantine says otherwise.
+    #[arg(long, short, default_value = "-", value_name = "PATH")]
+    pub output: String,
+    /// The record format.
+    #[arg(long, value_enum, default_value_t = Format::Jsonl)]
+    pub format: Format,
+}
+
+pub fn run(args: &Args) -> Result<ExitCode, Failure> {
+    let to_stdout = args.output == "-";
+    let mut writer: BufWriter<Box<dyn Write>> = if to_stdout {
+        BufWriter::with_capacity(1 << 20, Box::new(std::io::stdout().lock()))
+    } else {
+        let file = File::create(&args.output)
+            .with_context(|| format!("cannot create the output file {}", args.output))
+            .map_err(|e| Failure::new(Code::Output, e))?;
+        BufWriter::with_capacity(1 << 20, Box::new(file))
+    };
+    let default_quarantine = if to_stdout {
+        PathBuf::from("mailtriage-quarantine.jsonl")
+    } else {
+        PathBuf::from(format!("{}.quarantine.jsonl", args.output))
+    };
+    let output_name = if to_stdout { "stdout" } else { &args.output };
+    let run = Run {
+        args: &args.input,
+        default_quarantine: Some(default_quarantine),
+    };
+    let result = run.execute(
+        |email, (): &mut (), out| write_json_line(out, email),
+        |records, ()| {
+            writer
+                .write_all(records)
+                .with_context(|| format!("cannot write records to {output_name}"))
+        },
+    );
+    let report = match result {
+        Ok(report) => report,
+        // A reader that went away (`| head`) is not a failure of ours.
+        Err(failure) if to_stdout && is_broken_pipe(&failure.error) => return Ok(ExitCode::SUCCESS),
+        Err(failure) => return Err(failure),
+    };
+    match writer.flush() {
+        Err(e) if to_stdout && e.kind() == std::io::ErrorKind::BrokenPipe => {
+            return Ok(ExitCode::SUCCESS)
+        }
+        other => other
+            .with_context(|| format!("cannot write records to {output_name}"))
+            .map_err(|e| Failure::new(Code::Output, e))?,
+    }
+    Ok(finish(&args.input, &report))
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
