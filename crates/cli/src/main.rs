@@ -11,13 +11,14 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-
 /// Email triage: read mail from any common source, parse it robustly, and (soon) route it.
 #[derive(Debug, Parser)]
 #[command(name = "mailtriage", version, about, long_about = None)]
-#[command(after_help = "Exit codes: 0 done; 1 internal error; 2 usage error; 3 input \
+#[command(
+    after_help = "Exit codes: 0 done; 1 internal error; 2 usage error; 3 input \
                         could not be read; 4 output could not be written; 5 messages were \
-                        quarantined and --fail-on-quarantine was given.")]
+                        quarantined and --fail-on-quarantine was given."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -31,7 +31,7 @@ pub struct InputArgs {
     /// Keep the input order in the output (costs a little throughput).
     #[arg(long)]
     pub ordered: bool,
-    /// Messages larger than this are quarantined as too_large (suffixes K, M, G).
+    /// Messages larger than this are quarantined as too large (suffixes K, M, G).
     #[arg(long, default_value = "128M", value_parser = parse_size, value_name = "BYTES")]
     pub max_message_size: usize,
     /// Where to write quarantine records (JSONL), created only if a message is quarantined.
@@ -158,9 +158,8 @@ impl QuarantineFile {
             return Ok(());
         };
         if self.file.is_none() {
-            let file = File::create(path).with_context(|| {
-                format!("cannot create the quarantine file {}", path.display())
-            })?;
+            let file = File::create(path)
+                .with_context(|| format!("cannot create the quarantine file {}", path.display()))?;
             self.file = Some(BufWriter::new(file));
         }
         if let Some(file) = &mut self.file {
@@ -222,7 +221,10 @@ impl Run<'_> {
             ..Options::default()
         };
         let mut quarantine = QuarantineFile {
-            path: args.quarantine.clone().or_else(|| self.default_quarantine.clone()),
+            path: args
+                .quarantine
+                .clone()
+                .or_else(|| self.default_quarantine.clone()),
             file: None,
         };
         let progress = progress_bar(args.quiet);
@@ -258,7 +260,9 @@ impl Run<'_> {
             let batch = batch.map_err(|e| {
                 RunError::Internal(anyhow::Error::new(e).context("cannot serialise a record"))
             })?;
-            quarantine.write(&batch.quarantined).map_err(RunError::Output)?;
+            quarantine
+                .write(&batch.quarantined)
+                .map_err(RunError::Output)?;
             progress.inc(batch.summary.read);
             summary.merge(&batch.summary);
             sink(&batch.records, batch.acc).map_err(RunError::Output)
@@ -276,7 +280,11 @@ impl Run<'_> {
             seconds,
             threads: opts.threads,
             peak_rss_bytes: peak_rss_bytes(),
-            quarantine_file: quarantine.file.is_some().then(|| quarantine.path.clone()).flatten(),
+            quarantine_file: quarantine
+                .file
+                .is_some()
+                .then(|| quarantine.path.clone())
+                .flatten(),
             summary,
         };
         if let Some(path) = &args.summary {
@@ -296,7 +304,8 @@ pub fn write_json_line(out: &mut Vec<u8>, value: &impl Serialize) -> serde_json:
 fn write_summary(path: &Path, report: &RunReport) -> anyhow::Result<()> {
     let mut json = serde_json::to_vec_pretty(report)?;
     json.push(b'\n');
-    std::fs::write(path, json).with_context(|| format!("cannot write the summary to {}", path.display()))
+    std::fs::write(path, json)
+        .with_context(|| format!("cannot write the summary to {}", path.display()))
 }
 
 /// The closing lines on stderr, and the exit code the counts call for.
@@ -340,9 +349,9 @@ fn progress_bar(quiet: bool) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template(
-        "{spinner} {human_pos} messages  {per_sec}  {elapsed_precise}",
-    ) {
+    if let Ok(style) =
+        ProgressStyle::with_template("{spinner} {human_pos} messages  {per_sec}  {elapsed_precise}")
+    {
         bar.set_style(style);
     }
     bar.enable_steady_tick(Duration::from_millis(200));

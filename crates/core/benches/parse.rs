@@ -3,6 +3,7 @@
 //! `scripts/fetch-corpus.sh` has been run, else over the golden fixtures.
 //!
 //! `cargo bench -p mailtriage-core --bench parse`
+#![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 
@@ -21,10 +22,7 @@ fn corpus() -> (String, Vec<Vec<u8>>) {
     let mut files = Vec::new();
     collect(&dir, &mut files);
     files.sort();
-    let messages = files
-        .iter()
-        .filter_map(|p| std::fs::read(p).ok())
-        .collect();
+    let messages = files.iter().filter_map(|p| std::fs::read(p).ok()).collect();
     (name.to_string(), messages)
 }
 

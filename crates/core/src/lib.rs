@@ -8,7 +8,7 @@
 //!
 //! This crate holds no networking, no database and no async runtime: those live at the edges
 //! (`crates/cli`). What is here so far: [`ingest`] (bytes from mbox, Maildir, `.eml` trees,
-//! JSONL and stdin into [`RawMail`]), [`parse`] (RawMail into [`Email`] with its defects, or a
+//! JSONL and stdin into [`RawMail`]), [`parse`] (`RawMail` into [`Email`] with its defects, or a
 //! [`Quarantine`] record), [`pipeline`] (running a stage on all cores over a bounded stream) and
 //! [`report`] (the corpus profile behind `mailtriage stats`).
 #![warn(missing_docs)]

@@ -198,26 +198,36 @@ mod tests {
             ..Options::default()
         };
         let mut seen = Vec::new();
-        run(items(999), &opts, |b| offsets(&b), |out| -> Result<(), crate::Error> {
-            seen.extend(out);
-            Ok(())
-        })
+        run(
+            items(999),
+            &opts,
+            |b| offsets(&b),
+            |out| -> Result<(), crate::Error> {
+                seen.extend(out);
+                Ok(())
+            },
+        )
         .unwrap();
         seen.sort_unstable();
         assert_eq!(seen, (0..999).collect::<Vec<_>>());
 
         let mut calls = 0;
-        let err = run(items(100_000), &opts, |b| b.len(), |_| {
-            calls += 1;
-            if calls == 3 {
-                Err(crate::Error::BadSource {
-                    spec: "sink".into(),
-                    reason: "full".into(),
-                })
-            } else {
-                Ok(())
-            }
-        });
+        let err = run(
+            items(100_000),
+            &opts,
+            |b| b.len(),
+            |_| {
+                calls += 1;
+                if calls == 3 {
+                    Err(crate::Error::BadSource {
+                        spec: "sink".into(),
+                        reason: "full".into(),
+                    })
+                } else {
+                    Ok(())
+                }
+            },
+        );
         assert!(err.is_err());
         assert_eq!(calls, 3);
     }
@@ -228,7 +238,12 @@ mod tests {
             spec: "x".into(),
             reason: "broken".into(),
         })));
-        let result = run(source, &Options::default(), |b| b.len(), |_| Ok::<(), crate::Error>(()));
+        let result = run(
+            source,
+            &Options::default(),
+            |b| b.len(),
+            |_| Ok::<(), crate::Error>(()),
+        );
         assert!(matches!(result, Err(crate::Error::BadSource { .. })));
     }
 }

@@ -34,7 +34,7 @@ pub enum QuarantineReason {
 }
 
 impl QuarantineReason {
-    /// The stable snake_case name used in records and summaries.
+    /// The stable `snake_case` name used in records and summaries.
     pub fn as_str(self) -> &'static str {
         match self {
             QuarantineReason::Empty => "empty",

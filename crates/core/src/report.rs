@@ -157,7 +157,7 @@ impl SizeHistogram {
         let mut out: BTreeMap<u64, u64> = BTreeMap::new();
         for (&bucket, &count) in &self.counts {
             let lower = Self::lower_bound(bucket);
-            let octave = if lower == 0 { 0 } else { 1 << (63 - lower.leading_zeros()) };
+            let octave = if lower == 0 { 0 } else { 1 << lower.ilog2() };
             *out.entry(octave).or_default() += count;
         }
         out.into_iter().collect()
@@ -171,7 +171,7 @@ impl SizeHistogram {
             p90: self.quantile(0.9),
             p99: self.quantile(0.99),
             max: self.max,
-            mean: if self.n == 0 { 0 } else { self.total / self.n },
+            mean: self.total.checked_div(self.n).unwrap_or(0),
             octaves: self
                 .octaves()
                 .into_iter()

@@ -3,6 +3,7 @@
 //! The fixtures are real-world shapes (see `golden/README.md`). To accept a deliberate change
 //! of output, run `UPDATE_GOLDEN=1 cargo test -p mailtriage-core --test golden` and review
 //! the diff of the `.json` files before committing it.
+#![allow(clippy::unwrap_used)] // A test that cannot set up should stop loudly.
 
 use std::path::{Path, PathBuf};
 
@@ -40,7 +41,10 @@ fn render(path: &Path) -> String {
 #[test]
 fn golden_corpus_parses_to_expected_json() {
     let files = fixtures();
-    assert!(files.len() >= 30, "the golden corpus needs at least 30 fixtures");
+    assert!(
+        files.len() >= 30,
+        "the golden corpus needs at least 30 fixtures"
+    );
     let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     let mut failures = Vec::new();
     for eml in &files {

@@ -62,7 +62,9 @@ pub fn run(args: &Args) -> Result<ExitCode, Failure> {
     let report = match result {
         Ok(report) => report,
         // A reader that went away (`| head`) is not a failure of ours.
-        Err(failure) if to_stdout && is_broken_pipe(&failure.error) => return Ok(ExitCode::SUCCESS),
+        Err(failure) if to_stdout && is_broken_pipe(&failure.error) => {
+            return Ok(ExitCode::SUCCESS)
+        }
         Err(failure) => return Err(failure),
     };
     match writer.flush() {

@@ -60,8 +60,8 @@ pub fn run(args: &Args) -> Result<ExitCode, Failure> {
         attachment_types: &profile.attachment_types,
     };
     let text = if args.json {
-        let mut json = serde_json::to_string_pretty(&view)
-            .map_err(|e| Failure::new(Code::Internal, e))?;
+        let mut json =
+            serde_json::to_string_pretty(&view).map_err(|e| Failure::new(Code::Internal, e))?;
         json.push('\n');
         json
     } else {
@@ -115,7 +115,12 @@ fn render(p: &Profile<'_>, report: &RunReport) -> String {
     section(&mut out, "defects", s.defects.iter(), s.parsed);
     section(&mut out, "parts per message", p.parts.iter(), s.parsed);
     section(&mut out, "attachment types", p.attachment_types.iter(), 0);
-    section(&mut out, "quarantine reasons", s.quarantine_reasons.iter(), s.read);
+    section(
+        &mut out,
+        "quarantine reasons",
+        s.quarantine_reasons.iter(),
+        s.read,
+    );
     out
 }
 

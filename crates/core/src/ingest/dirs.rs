@@ -78,13 +78,15 @@ impl Walk {
                         continue;
                     }
                     let (mails, _) = sorted_entries(&inner)?;
-                    self.files
-                        .extend(mails.into_iter().filter(|p| !file_name(p).starts_with('.')).map(
-                            |path| Found {
+                    self.files.extend(
+                        mails
+                            .into_iter()
+                            .filter(|p| !file_name(p).starts_with('.'))
+                            .map(|path| Found {
                                 path,
                                 folder: Some(folder.clone()),
-                            },
-                        ));
+                            }),
+                    );
                 }
             }
         } else {
@@ -162,7 +164,7 @@ fn read_mail(path: &Path, origin: Origin, max_message_size: usize) -> Item {
         Ok(f) => f,
         Err(e) => return unreadable(e),
     };
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let size = file.metadata().map_or(0, |m| m.len());
     if size > max_message_size as u64 {
         let mut head = vec![0u8; FIRST_BYTES];
         let n = super::read_up_to(&mut file, &mut head).unwrap_or(0);

@@ -31,7 +31,10 @@ enum Line {
     /// The line fit; it is in `self.line`, without its newline.
     Complete,
     /// The line was over the limit: its first bytes and full length.
-    TooLong { head: Vec<u8>, len: u64 },
+    TooLong {
+        head: Vec<u8>,
+        len: u64,
+    },
 }
 
 impl JsonlReader {
@@ -49,7 +52,9 @@ impl JsonlReader {
 
     /// The longest line accepted: base64 and JSON escaping can double a message's size.
     fn max_line(&self) -> usize {
-        self.max_message_size.saturating_mul(2).saturating_add(1 << 20)
+        self.max_message_size
+            .saturating_mul(2)
+            .saturating_add(1 << 20)
     }
 
     fn read_line(&mut self) -> std::io::Result<Line> {
@@ -143,6 +148,18 @@ impl JsonlReader {
                 )
             }
         };
+        if bytes.len() > self.max_message_size {
+            return Item::Quarantined(Quarantine::new(
+                self.origin(),
+                QuarantineReason::TooLarge,
+                format!(
+                    "larger than the {}-byte limit (--max-message-size)",
+                    self.max_message_size
+                ),
+                bytes.len() as u64,
+                &bytes,
+            ));
+        }
         let mut mail = RawMail::new(self.origin(), bytes);
         mail.id = id;
         mail.fields = (!object.is_empty()).then_some(object);
@@ -217,7 +234,13 @@ mod tests {
                 assert_eq!(m.id.as_deref(), Some("a"));
                 assert_eq!(m.bytes, b"Subject: x\n\nhi\n");
                 assert_eq!(m.fields.as_ref().unwrap()["label"], "spam");
-                assert_eq!(m.origin, Origin::Jsonl { path: "t.jsonl".into(), line: 1 });
+                assert_eq!(
+                    m.origin,
+                    Origin::Jsonl {
+                        path: "t.jsonl".into(),
+                        line: 1
+                    }
+                );
             }
             Item::Quarantined(q) => panic!("{q:?}"),
         }
@@ -226,7 +249,13 @@ mod tests {
                 assert_eq!(m.id.as_deref(), Some("7"));
                 assert_eq!(m.bytes, b"Subject: y\n\n\xff");
                 assert!(m.fields.is_none());
-                assert_eq!(m.origin, Origin::Jsonl { path: "t.jsonl".into(), line: 3 });
+                assert_eq!(
+                    m.origin,
+                    Origin::Jsonl {
+                        path: "t.jsonl".into(),
+                        line: 3
+                    }
+                );
             }
             Item::Quarantined(q) => panic!("{q:?}"),
         }

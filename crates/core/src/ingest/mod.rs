@@ -304,7 +304,10 @@ impl Iterator for Source {
 
 /// Opens a byte stream (stdin, a pipe) whose format is told by its first bytes: `{` starts
 /// JSONL, `From ` an mbox, anything else is one message.
-pub fn open_stream(reader: Box<dyn Read + Send>, max_message_size: usize) -> std::io::Result<Source> {
+pub fn open_stream(
+    reader: Box<dyn Read + Send>,
+    max_message_size: usize,
+) -> std::io::Result<Source> {
     let mut reader = BufReader::with_capacity(1 << 20, reader);
     let head = reader.fill_buf()?;
     let first = head.iter().find(|b| !b.is_ascii_whitespace()).copied();
@@ -366,7 +369,10 @@ mod tests {
         assert_eq!(s.kind, SourceKind::Mbox);
         assert_eq!(s.path, PathBuf::from("/x/y"));
         assert_eq!(SourceSpec::parse("-").unwrap().kind, SourceKind::Stdin);
-        assert_eq!(SourceSpec::parse("jsonl:-").unwrap().kind, SourceKind::Jsonl);
+        assert_eq!(
+            SourceSpec::parse("jsonl:-").unwrap().kind,
+            SourceKind::Jsonl
+        );
         assert!(matches!(
             SourceSpec::parse("maildir:"),
             Err(Error::BadSource { .. })
@@ -377,17 +383,33 @@ mod tests {
     fn bare_paths_are_detected() {
         let dir = tempfile::tempdir().unwrap();
         let mbox = dir.path().join("archive");
-        std::fs::write(&mbox, b"From a@b Mon Jan  1 00:00:00 2024\nSubject: x\n\nhi\n").unwrap();
-        assert_eq!(SourceSpec::parse(mbox.to_str().unwrap()).unwrap().kind, SourceKind::Mbox);
+        std::fs::write(
+            &mbox,
+            b"From a@b Mon Jan  1 00:00:00 2024\nSubject: x\n\nhi\n",
+        )
+        .unwrap();
+        assert_eq!(
+            SourceSpec::parse(mbox.to_str().unwrap()).unwrap().kind,
+            SourceKind::Mbox
+        );
         let jsonl = dir.path().join("m.jsonl");
         std::fs::write(&jsonl, b"{}\n").unwrap();
-        assert_eq!(SourceSpec::parse(jsonl.to_str().unwrap()).unwrap().kind, SourceKind::Jsonl);
+        assert_eq!(
+            SourceSpec::parse(jsonl.to_str().unwrap()).unwrap().kind,
+            SourceKind::Jsonl
+        );
         let md = dir.path().join("md");
         std::fs::create_dir_all(md.join("Inbox/cur")).unwrap();
-        assert_eq!(SourceSpec::parse(md.to_str().unwrap()).unwrap().kind, SourceKind::Maildir);
+        assert_eq!(
+            SourceSpec::parse(md.to_str().unwrap()).unwrap().kind,
+            SourceKind::Maildir
+        );
         let emls = dir.path().join("emls");
         std::fs::create_dir_all(&emls).unwrap();
-        assert_eq!(SourceSpec::parse(emls.to_str().unwrap()).unwrap().kind, SourceKind::Eml);
+        assert_eq!(
+            SourceSpec::parse(emls.to_str().unwrap()).unwrap().kind,
+            SourceKind::Eml
+        );
         let odd = dir.path().join("odd.bin");
         std::fs::write(&odd, b"\x00\x01").unwrap();
         assert!(matches!(

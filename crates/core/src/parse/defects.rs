@@ -51,7 +51,7 @@ pub enum DefectKind {
 }
 
 impl DefectKind {
-    /// The stable snake_case name used in records and summaries.
+    /// The stable `snake_case` name used in records and summaries.
     pub fn as_str(self) -> &'static str {
         match self {
             DefectKind::MissingFrom => "missing_from",
@@ -325,7 +325,11 @@ pub(super) fn walk_parts(
     body.depth = max_depth;
     body.charsets = charsets.into_iter().collect();
     if max_depth > DEEP_NESTING {
-        push(defects, DefectKind::DeepNesting, Some(format!("{max_depth} levels")));
+        push(
+            defects,
+            DefectKind::DeepNesting,
+            Some(format!("{max_depth} levels")),
+        );
     }
 }
 
@@ -336,7 +340,9 @@ fn attachment(
     fallback_name: Option<String>,
 ) -> Attachment {
     let inline = matches!(part.body, PartType::InlineBinary(_))
-        || part.content_disposition().is_some_and(ContentType::is_inline);
+        || part
+            .content_disposition()
+            .is_some_and(ContentType::is_inline);
     Attachment {
         name: part
             .attachment_name()
@@ -356,7 +362,9 @@ mod tests {
     #[test]
     fn header_scan_finds_line_defects() {
         let long = format!("Subject: {}\n", "x".repeat(1200));
-        let raw = format!("From: a@x\nthis is not a header\n{long}X-Raw: caf\u{e9}\n\nbody: not scanned\n");
+        let raw = format!(
+            "From: a@x\nthis is not a header\n{long}X-Raw: caf\u{e9}\n\nbody: not scanned\n"
+        );
         let scan = scan_header_block(raw.as_bytes());
         let kinds: Vec<_> = scan.defects.iter().map(|d| d.kind).collect();
         assert_eq!(
@@ -372,7 +380,10 @@ mod tests {
 
     #[test]
     fn envelope_line_is_stripped_only_when_present() {
-        assert_eq!(strip_envelope_line(b"From a@b Mon\nSubject: x\n"), b"Subject: x\n");
+        assert_eq!(
+            strip_envelope_line(b"From a@b Mon\nSubject: x\n"),
+            b"Subject: x\n"
+        );
         assert_eq!(strip_envelope_line(b"From: a@b\n"), b"From: a@b\n");
     }
 

@@ -198,7 +198,10 @@ mod tests {
 
     #[test]
     fn list_ids_lose_their_description() {
-        assert_eq!(list_id(" \"Dev list\" <dev.lists.example.org>"), "dev.lists.example.org");
+        assert_eq!(
+            list_id(" \"Dev list\" <dev.lists.example.org>"),
+            "dev.lists.example.org"
+        );
         assert_eq!(list_id("plain-id"), "plain-id");
     }
 
@@ -206,7 +209,9 @@ mod tests {
     fn priority_headers_are_read_in_order_of_precedence() {
         let msg = |h: &str| {
             let raw = format!("From: a@x\n{h}\n\nbody\n");
-            let m = mail_parser::MessageParser::default().parse(raw.as_bytes()).map(|m| priority(&m));
+            let m = mail_parser::MessageParser::default()
+                .parse(raw.as_bytes())
+                .map(|m| priority(&m));
             m.flatten()
         };
         assert_eq!(msg("Importance: High"), Some(Priority::High));

@@ -218,7 +218,10 @@ fn body_text(message: &mail_parser::Message<'_>) -> String {
         return broken_multipart_text(message);
     }
     if n == 1 {
-        return message.body_text(0).map(|t| t.into_owned()).unwrap_or_default();
+        return message
+            .body_text(0)
+            .map(std::borrow::Cow::into_owned)
+            .unwrap_or_default();
     }
     let mut text = String::new();
     for i in 0..n {
@@ -265,7 +268,10 @@ mod tests {
         assert_eq!(from.name.as_deref(), Some("Ann Lee"));
         assert_eq!(from.address.as_deref(), Some("ann@example.com"));
         assert_eq!((email.headers.to_count, email.headers.cc_count), (2, 1));
-        assert_eq!(email.headers.date.as_deref(), Some("2024-01-02T10:00:00+01:00"));
+        assert_eq!(
+            email.headers.date.as_deref(),
+            Some("2024-01-02T10:00:00+01:00")
+        );
         assert_eq!(email.body.text, "Hello\n");
         assert!(email.defects.is_empty(), "{:?}", email.defects);
         assert_eq!(email.id, email.fingerprint);
@@ -276,7 +282,10 @@ mod tests {
         let reason = |b: &[u8]| parse(raw(b)).unwrap_err().reason;
         assert_eq!(reason(b""), QuarantineReason::Empty);
         assert_eq!(reason(b" \r\n\n"), QuarantineReason::Empty);
-        assert_eq!(reason(b"\x00\x01\x02 binary junk\nmore"), QuarantineReason::NoHeaders);
+        assert_eq!(
+            reason(b"\x00\x01\x02 binary junk\nmore"),
+            QuarantineReason::NoHeaders
+        );
     }
 
     #[test]
