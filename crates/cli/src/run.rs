@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use mailtriage_core::ingest::{Item, Source, SourceKind, SourceSpec};
+use mailtriage_core::ingest::{Item, Source, SourceKind, SourceSpec, DEFAULT_MAX_MESSAGE_SIZE};
 use mailtriage_core::pipeline::{self, Options};
 use mailtriage_core::report::Summary;
 use mailtriage_core::{parse, Email};
@@ -31,8 +31,9 @@ pub struct InputArgs {
     /// Keep the input order in the output (costs a little throughput).
     #[arg(long)]
     pub ordered: bool,
-    /// Messages larger than this are quarantined as too large (suffixes K, M, G).
-    #[arg(long, default_value = "128M", value_parser = parse_size, value_name = "BYTES")]
+    /// Messages larger than this are quarantined as too large (bytes, or with K, M, G;
+    /// default 128M).
+    #[arg(long, default_value_t = DEFAULT_MAX_MESSAGE_SIZE, value_parser = parse_size, value_name = "BYTES")]
     pub max_message_size: usize,
     /// Where to write quarantine records (JSONL), created only if a message is quarantined.
     #[arg(long, value_name = "PATH")]

@@ -6,15 +6,8 @@
 //! headers), and a walk over the parsed MIME tree (charsets, boundaries, encodings, depth).
 //! Both are bounded: the scan reads the header block once, and the walk visits each part once.
 
-use std::collections::BTreeSet;
-
-use mail_parser::decoders::charsets::map::charset_decoder;
-use mail_parser::{ContentType, Message, MimeHeaders, PartType};
-use memchr::memmem;
+use mail_parser::ContentType;
 use serde::Serialize;
-
-use super::headers::clip;
-use super::{Attachment, Body};
 
 /// The kinds of defect recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -48,6 +41,13 @@ pub enum DefectKind {
     BoundaryNotFound,
     /// MIME nesting deeper than [`DEEP_NESTING`] levels.
     DeepNesting,
+    /// A header that may appear once (From, To, Cc, Subject, Date, Message-ID, Reply-To)
+    /// appears more than once; the last one is used.
+    DuplicateHeader,
+    /// The header block runs to the end of the message: no empty line, no body.
+    MissingBodySeparator,
+    /// A decoded header (Subject, a display name) still holds bytes that could not be decoded.
+    UndecodableHeader,
 }
 
 impl DefectKind {
@@ -68,6 +68,9 @@ impl DefectKind {
             DefectKind::MissingBoundary => "missing_boundary",
             DefectKind::BoundaryNotFound => "boundary_not_found",
             DefectKind::DeepNesting => "deep_nesting",
+            DefectKind::DuplicateHeader => "duplicate_header",
+            DefectKind::MissingBodySeparator => "missing_body_separator",
+            DefectKind::UndecodableHeader => "undecodable_header",
         }
     }
 }
@@ -92,12 +95,10 @@ impl Defect {
 pub const DEEP_NESTING: usize = 32;
 /// At most this many defects are kept per message, so a hostile message cannot bloat output.
 const MAX_DEFECTS: usize = 32;
-/// At most this many multipart boundaries are checked for their closing delimiter.
-const MAX_BOUNDARY_CHECKS: usize = 64;
 /// RFC 5322: lines must be no more than 998 characters, line break excluded.
 const MAX_LINE: usize = 998;
 
-fn push(defects: &mut Vec<Defect>, kind: DefectKind, detail: Option<String>) {
+pub(super) fn push(defects: &mut Vec<Defect>, kind: DefectKind, detail: Option<String>) {
     if defects.len() < MAX_DEFECTS && !defects.iter().any(|d| d.kind == kind && d.detail == detail)
     {
         defects.push(Defect::new(kind, detail));
@@ -131,6 +132,8 @@ pub(super) fn scan_header_block(bytes: &[u8]) -> HeaderScan {
     let mut longest = 0;
     let mut at = 0;
     let mut line_no = 0;
+    let mut seen = [0u32; SINGLE_HEADERS.len()];
+    let mut separated = false;
     while at < bytes.len() {
         let end = memchr::memchr(b'\n', &bytes[at..]).map_or(bytes.len(), |i| at + i);
         let line = &bytes[at..end];
@@ -138,6 +141,7 @@ pub(super) fn scan_header_block(bytes: &[u8]) -> HeaderScan {
         at = end + 1;
         line_no += 1;
         if line.is_empty() {
+            separated = true;
             break;
         }
         longest = longest.max(line.len());
@@ -147,8 +151,21 @@ pub(super) fn scan_header_block(bytes: &[u8]) -> HeaderScan {
         if line[0] == b' ' || line[0] == b'\t' {
             continue;
         }
-        if is_header_line(line) {
+        if let Some(name) = header_name(line) {
             scan.valid_lines += 1;
+            if let Some(i) = SINGLE_HEADERS
+                .iter()
+                .position(|h| name.eq_ignore_ascii_case(h.as_bytes()))
+            {
+                seen[i] += 1;
+                if seen[i] == 2 {
+                    push(
+                        &mut scan.defects,
+                        DefectKind::DuplicateHeader,
+                        Some(SINGLE_HEADERS[i].to_string()),
+                    );
+                }
+            }
         } else {
             push(
                 &mut scan.defects,
@@ -156,6 +173,9 @@ pub(super) fn scan_header_block(bytes: &[u8]) -> HeaderScan {
                 Some(format!("line {line_no}")),
             );
         }
+    }
+    if !separated && scan.valid_lines > 0 {
+        push(&mut scan.defects, DefectKind::MissingBodySeparator, None);
     }
     if longest > MAX_LINE {
         push(
@@ -167,14 +187,23 @@ pub(super) fn scan_header_block(bytes: &[u8]) -> HeaderScan {
     scan
 }
 
-/// `Name: value`, the name printable ASCII without spaces (white space before the colon is
-/// obsolete syntax, still accepted).
-fn is_header_line(line: &[u8]) -> bool {
-    let Some(colon) = memchr::memchr(b':', line) else {
-        return false;
-    };
+/// Headers RFC 5322 allows once per message (table 3.6).
+const SINGLE_HEADERS: [&str; 7] = [
+    "From",
+    "To",
+    "Cc",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "Reply-To",
+];
+
+/// The name of a `Name: value` line, the name printable ASCII without spaces (white space
+/// before the colon is obsolete syntax, still accepted).
+fn header_name(line: &[u8]) -> Option<&[u8]> {
+    let colon = memchr::memchr(b':', line)?;
     let name = line[..colon].trim_ascii_end();
-    !name.is_empty() && name.iter().all(|&b| b.is_ascii_graphic())
+    (!name.is_empty() && name.iter().all(|&b| b.is_ascii_graphic())).then_some(name)
 }
 
 /// `type/subtype` in lower case.
@@ -187,7 +216,7 @@ pub(super) fn type_name(ct: &ContentType<'_>) -> String {
     name
 }
 
-fn is_utf8_label(charset: &str) -> bool {
+pub(super) fn is_utf8_label(charset: &str) -> bool {
     let folded: String = charset
         .chars()
         .filter(char::is_ascii_alphanumeric)
@@ -197,162 +226,6 @@ fn is_utf8_label(charset: &str) -> bool {
         folded.as_str(),
         "utf8" | "unicode11utf8" | "unicode20utf8" | "xunicode20utf8"
     )
-}
-
-/// One MIME part to visit: which message level it belongs to, and where in the tree.
-struct Visit<'m, 'x> {
-    message: &'m Message<'x>,
-    part: u32,
-    depth: usize,
-    nesting: usize,
-}
-
-/// Walks the MIME tree once: counts parts, lists attachments and charsets, records defects.
-pub(super) fn walk_parts(
-    root: &Message<'_>,
-    raw: &[u8],
-    body: &mut Body,
-    attachments: &mut Vec<Attachment>,
-    defects: &mut Vec<Defect>,
-) {
-    let mut charsets = BTreeSet::new();
-    let mut boundary_checks = 0;
-    let mut max_depth = 0;
-    let mut undecodable = false;
-    let mut stack = vec![Visit {
-        message: root,
-        part: 0,
-        depth: 1,
-        nesting: 0,
-    }];
-    while let Some(visit) = stack.pop() {
-        let Some(part) = visit.message.parts.get(visit.part as usize) else {
-            continue;
-        };
-        body.parts += 1;
-        max_depth = max_depth.max(visit.depth);
-        let content_type = part.content_type();
-        let declared = content_type.map(type_name);
-        let is_attachment = visit.part != 0 && visit.message.attachments.contains(&visit.part);
-        // An empty part (headers only) is flagged by mail-parser, but nothing failed to decode.
-        if part.is_encoding_problem && part.body.len() > 0 {
-            push(
-                defects,
-                DefectKind::EncodingProblem,
-                declared.clone().or_else(|| Some("text/plain".into())),
-            );
-        }
-        if let Some(ct) = content_type {
-            if ct.ctype().eq_ignore_ascii_case("multipart") {
-                match (ct.attribute("boundary"), &part.body) {
-                    (None, _) => push(defects, DefectKind::MissingBoundary, declared.clone()),
-                    (Some(_), body) if !matches!(body, PartType::Multipart(_)) => {
-                        push(defects, DefectKind::BoundaryNotFound, declared.clone());
-                    }
-                    (Some(boundary), _) if boundary_checks < MAX_BOUNDARY_CHECKS => {
-                        boundary_checks += 1;
-                        let level_raw = visit.message.raw_message();
-                        let haystack = if level_raw.is_empty() { raw } else { level_raw };
-                        let closing = [b"--", boundary.as_bytes(), b"--"].concat();
-                        if memmem::find(haystack, &closing).is_none() {
-                            push(defects, DefectKind::TruncatedMultipart, declared.clone());
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        }
-        match &part.body {
-            PartType::Text(text) | PartType::Html(text) => {
-                let is_html = matches!(part.body, PartType::Html(_));
-                if is_html {
-                    body.html_parts += 1;
-                } else {
-                    body.text_parts += 1;
-                }
-                if let Some(charset) = content_type.and_then(|c| c.attribute("charset")) {
-                    let charset = clip(charset.trim(), 40).to_ascii_lowercase();
-                    if charset_decoder(charset.as_bytes()).is_none() && !is_utf8_label(&charset) {
-                        push(defects, DefectKind::UnknownCharset, Some(charset.clone()));
-                    }
-                    if charsets.len() < 16 {
-                        charsets.insert(charset);
-                    }
-                }
-                if !undecodable && text.contains('\u{FFFD}') {
-                    undecodable = true;
-                    push(defects, DefectKind::UndecodableText, declared.clone());
-                }
-                if is_attachment {
-                    attachments.push(attachment(part, declared, visit.nesting, None));
-                }
-            }
-            PartType::Binary(_) | PartType::InlineBinary(_) => {
-                // The root of a multipart that has no usable boundary is the body, read as
-                // text by `broken_multipart_text`, not an attachment.
-                let broken_root = visit.part == 0
-                    && content_type.is_some_and(|ct| ct.ctype().eq_ignore_ascii_case("multipart"));
-                if !broken_root {
-                    attachments.push(attachment(part, declared, visit.nesting, None));
-                }
-            }
-            PartType::Message(nested) => {
-                let subject = nested.subject().map(|s| clip(s, 200));
-                attachments.push(attachment(
-                    part,
-                    declared.or_else(|| Some("message/rfc822".into())),
-                    visit.nesting,
-                    subject,
-                ));
-                stack.push(Visit {
-                    message: nested,
-                    part: 0,
-                    depth: visit.depth + 1,
-                    nesting: visit.nesting + 1,
-                });
-            }
-            PartType::Multipart(children) => {
-                // Reversed so that the stack visits children in document order.
-                stack.extend(children.iter().rev().map(|&child| Visit {
-                    message: visit.message,
-                    part: child,
-                    depth: visit.depth + 1,
-                    nesting: visit.nesting,
-                }));
-            }
-        }
-    }
-    body.depth = max_depth;
-    body.charsets = charsets.into_iter().collect();
-    if max_depth > DEEP_NESTING {
-        push(
-            defects,
-            DefectKind::DeepNesting,
-            Some(format!("{max_depth} levels")),
-        );
-    }
-}
-
-fn attachment(
-    part: &mail_parser::MessagePart<'_>,
-    content_type: Option<String>,
-    nesting: usize,
-    fallback_name: Option<String>,
-) -> Attachment {
-    let inline = matches!(part.body, PartType::InlineBinary(_))
-        || part
-            .content_disposition()
-            .is_some_and(ContentType::is_inline);
-    Attachment {
-        name: part
-            .attachment_name()
-            .map(|n| clip(n, 200))
-            .or(fallback_name),
-        content_type: content_type.unwrap_or_else(|| "application/octet-stream".into()),
-        size: part.body.len(),
-        inline,
-        nesting,
-    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
 //! The headers that triage reads, taken from mail-parser's message into owned values.
 
+use mail_parser::decoders::charsets::map::charset_decoder;
+use mail_parser::parsers::MessageStream;
 use mail_parser::{Address, HeaderName, HeaderValue, Message};
 use serde::Serialize;
 
@@ -65,7 +67,26 @@ pub struct Headers {
 const MAX_RECIPIENTS: usize = 1000;
 
 pub(super) fn extract(message: &Message<'_>, defects: &mut Vec<Defect>) -> Headers {
-    let from = message.from().and_then(|a| a.first()).map(mailbox);
+    // Raw 8-bit header bytes that are not UTF-8 are legacy 8-bit text (Latin-1 and friends):
+    // read them as windows-1252 rather than as replacement characters.
+    let legacy = defects
+        .iter()
+        .any(|d| d.kind == DefectKind::RawEightBitHeader);
+    let redecoded = |name: HeaderName<'static>, parse: Reparse| {
+        if legacy {
+            redecode_legacy(message, &name, parse)
+        } else {
+            None
+        }
+    };
+    let from_value = redecoded(HeaderName::From, Reparse::Address);
+    let from_value = from_value
+        .as_ref()
+        .or_else(|| message.header(HeaderName::From));
+    let from = from_value
+        .and_then(HeaderValue::as_address)
+        .and_then(Address::first)
+        .map(mailbox);
     if from.as_ref().is_none_or(|m| m.address.is_none()) {
         defects.push(Defect::new(DefectKind::MissingFrom, None));
     }
@@ -77,24 +98,44 @@ pub(super) fn extract(message: &Message<'_>, defects: &mut Vec<Defect>) -> Heade
         Some(HeaderValue::DateTime(d)) if d.is_valid() => Some(d.to_rfc3339()),
         Some(_) => {
             let raw = message.header_raw(HeaderName::Date).unwrap_or("").trim();
-            defects.push(Defect::new(DefectKind::BadDate, Some(clip(raw, 80))));
-            None
+            let lenient = super::date::parse_lenient(raw);
+            if lenient.is_none() {
+                defects.push(Defect::new(DefectKind::BadDate, Some(clip(raw, 80))));
+            }
+            lenient
         }
     };
-    let message_id = message.message_id().map(str::to_string);
+    let message_id = message.message_id().map(compact_id);
     if message_id.is_none() {
         defects.push(Defect::new(DefectKind::MissingMessageId, None));
     }
-    let (to, to_count) = mailboxes(message.to());
-    let (cc, cc_count) = mailboxes(message.cc());
-    Headers {
+    let subject_value = redecoded(HeaderName::Subject, Reparse::Text);
+    let subject = match &subject_value {
+        Some(value) => value.as_text().map(str::to_string),
+        None => message.subject().map(str::to_string),
+    };
+    let to_value = redecoded(HeaderName::To, Reparse::Address);
+    let cc_value = redecoded(HeaderName::Cc, Reparse::Address);
+    let (to, to_count) = mailboxes(
+        to_value
+            .as_ref()
+            .and_then(HeaderValue::as_address)
+            .or_else(|| message.to()),
+    );
+    let (cc, cc_count) = mailboxes(
+        cc_value
+            .as_ref()
+            .and_then(HeaderValue::as_address)
+            .or_else(|| message.cc()),
+    );
+    let headers = Headers {
         from,
         reply_to: message.reply_to().and_then(|a| a.first()).map(mailbox),
         to,
         cc,
         to_count,
         cc_count,
-        subject: message.subject().map(str::to_string),
+        subject,
         date,
         message_id,
         in_reply_to: ids(message.in_reply_to()),
@@ -103,17 +144,81 @@ pub(super) fn extract(message: &Message<'_>, defects: &mut Vec<Defect>) -> Heade
         auto_submitted: raw_lower(message, HeaderName::AutoSubmitted),
         precedence: raw_lower(message, "Precedence".into()),
         priority: priority(message),
+    };
+    let names = headers
+        .from
+        .iter()
+        .chain(&headers.to)
+        .chain(&headers.cc)
+        .filter_map(|m| m.name.as_deref());
+    if headers
+        .subject
+        .iter()
+        .map(String::as_str)
+        .chain(names)
+        .any(|text| text.contains('\u{FFFD}'))
+    {
+        defects.push(Defect::new(DefectKind::UndecodableHeader, None));
     }
+    headers
 }
 
-fn mailbox(addr: &mail_parser::Addr<'_>) -> Mailbox {
+/// How to read a header again.
+#[derive(Clone, Copy)]
+enum Reparse {
+    Address,
+    Text,
+}
+
+/// Parses a header again from its raw bytes read as windows-1252, when they are not UTF-8.
+fn redecode_legacy(
+    message: &Message<'_>,
+    name: &HeaderName<'static>,
+    parse: Reparse,
+) -> Option<HeaderValue<'static>> {
+    let header = message
+        .root_part()
+        .headers
+        .iter()
+        .rev()
+        .find(|h| h.name == *name)?;
+    let raw = message
+        .raw_message()
+        .get(header.offset_start as usize..header.offset_end as usize)?;
+    if std::str::from_utf8(raw).is_ok() {
+        return None;
+    }
+    let decode = charset_decoder(b"windows-1252")?;
+    let text = decode(raw);
+    let mut stream = MessageStream::new(text.as_bytes());
+    let value = match parse {
+        Reparse::Address => stream.parse_address(),
+        Reparse::Text => stream.parse_unstructured(),
+    };
+    Some(value.into_owned())
+}
+
+/// Message ids with the white space obsolete syntax allows around `@` and dots removed.
+fn compact_id(id: &str) -> String {
+    id.chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+pub(super) fn mailbox(addr: &mail_parser::Addr<'_>) -> Mailbox {
     Mailbox {
         name: addr
             .name()
             .map(str::trim)
             .filter(|n| !n.is_empty())
             .map(str::to_string),
-        address: addr.address().map(str::to_string),
+        address: addr.address().map(without_route),
+    }
+}
+
+/// An obsolete source route (`@relay.example:user@example.org`) is dropped (RFC 5322 4.4).
+fn without_route(address: &str) -> String {
+    match (address.starts_with('@'), address.rfind(':')) {
+        (true, Some(colon)) => address[colon + 1..].to_string(),
+        _ => address.to_string(),
     }
 }
 
@@ -128,8 +233,8 @@ fn mailboxes(address: Option<&Address<'_>>) -> (Vec<Mailbox>, usize) {
 
 fn ids(value: &HeaderValue<'_>) -> Vec<String> {
     match value {
-        HeaderValue::Text(id) => vec![id.to_string()],
-        HeaderValue::TextList(ids) => ids.iter().map(ToString::to_string).collect(),
+        HeaderValue::Text(id) => vec![compact_id(id)],
+        HeaderValue::TextList(ids) => ids.iter().map(|id| compact_id(id)).collect(),
         _ => Vec::new(),
     }
 }

@@ -6,16 +6,20 @@
 //! on the way ([`defects`]). Parsing is lenient but never silent, and it never panics: the
 //! call is guarded with `catch_unwind` as a last line, and a panic becomes a quarantine record.
 
+mod date;
 pub mod defects;
 mod headers;
+mod html;
+mod mime;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use mail_parser::{HeaderName, MessageParser, MimeHeaders, PartType};
+use mail_parser::{HeaderName, MessageParser};
 use serde::Serialize;
 
 pub use defects::{Defect, DefectKind};
 pub use headers::{Headers, Mailbox, Priority};
+pub use mime::Forwarded;
 
 use crate::ingest::{Fields, Origin, RawMail};
 use crate::quarantine::{Quarantine, QuarantineReason};
@@ -45,6 +49,8 @@ pub struct Email {
     pub body: Body,
     /// Attachments, as metadata only.
     pub attachments: Vec<Attachment>,
+    /// Messages attached to this one (forwards, digest entries), with their text.
+    pub forwarded: Vec<Forwarded>,
     /// What was wrong with the message, in the order found.
     pub defects: Vec<Defect>,
 }
@@ -68,6 +74,9 @@ pub struct Body {
     pub html_parts: usize,
     /// The distinct charsets declared on text parts, lower case.
     pub charsets: Vec<String>,
+    /// Targets of HTML links (`<a href>`: http, https, mailto, ftp), distinct, in order, at
+    /// most 64: in phishing they differ from the text shown.
+    pub links: Vec<String>,
 }
 
 /// An attachment, described but not kept.
@@ -115,6 +124,7 @@ pub fn parse(raw: RawMail) -> Result<Email, Box<Quarantine>> {
         headers: parsed.headers,
         body: parsed.body,
         attachments: parsed.attachments,
+        forwarded: parsed.forwarded,
         defects: parsed.defects,
     })
 }
@@ -142,6 +152,7 @@ struct Parsed {
     headers: Headers,
     body: Body,
     attachments: Vec<Attachment>,
+    forwarded: Vec<Forwarded>,
     defects: Vec<Defect>,
 }
 
@@ -167,26 +178,12 @@ fn parse_bytes(bytes: &[u8]) -> Result<Parsed, Refusal> {
     };
     let mut defects = scan.defects;
     let headers = headers::extract(&message, &mut defects);
-    let mut body = Body {
-        text: body_text(&message),
-        html_only: message.text_body.iter().all(|&id| {
-            matches!(
-                message.parts.get(id as usize).map(|p| &p.body),
-                Some(PartType::Html(_))
-            )
-        }) && !message.text_body.is_empty(),
-        content_type: message
-            .root_part()
-            .content_type()
-            .map_or_else(|| "text/plain".to_string(), defects::type_name),
-        ..Body::default()
-    };
-    let mut attachments = Vec::new();
-    defects::walk_parts(&message, bytes, &mut body, &mut attachments, &mut defects);
+    let structure = mime::read_structure(&message, bytes, &mut defects);
     Ok(Parsed {
         headers,
-        body,
-        attachments,
+        body: structure.body,
+        attachments: structure.attachments,
+        forwarded: structure.forwarded,
         defects,
     })
 }
@@ -209,47 +206,6 @@ fn parser() -> &'static MessageParser {
             .header_id(HeaderName::References)
     });
     &PARSER
-}
-
-/// The text body parts joined by a blank line; HTML is turned into text by mail-parser.
-fn body_text(message: &mail_parser::Message<'_>) -> String {
-    let n = message.text_body_count();
-    if n == 0 {
-        return broken_multipart_text(message);
-    }
-    if n == 1 {
-        return message
-            .body_text(0)
-            .map(std::borrow::Cow::into_owned)
-            .unwrap_or_default();
-    }
-    let mut text = String::new();
-    for i in 0..n {
-        if let Some(part) = message.body_text(i) {
-            if !text.is_empty() {
-                text.push_str("\n\n");
-            }
-            text.push_str(&part);
-        }
-    }
-    text
-}
-
-/// A multipart whose boundary is missing, or never used, is left by mail-parser as one
-/// opaque part outside the text body; its content is still what the sender wrote, so triage
-/// reads it as text rather than losing it (the defect says what happened).
-fn broken_multipart_text(message: &mail_parser::Message<'_>) -> String {
-    let root = message.root_part();
-    let is_multipart = root
-        .content_type()
-        .is_some_and(|ct| ct.ctype().eq_ignore_ascii_case("multipart"));
-    match &root.body {
-        PartType::Text(text) if is_multipart => text.to_string(),
-        PartType::Binary(bytes) | PartType::InlineBinary(bytes) if is_multipart => {
-            String::from_utf8_lossy(bytes).into_owned()
-        }
-        _ => String::new(),
-    }
 }
 
 #[cfg(test)]
