@@ -204,6 +204,8 @@ fn parser() -> &'static MessageParser {
             .header_id(HeaderName::MessageId)
             .header_id(HeaderName::InReplyTo)
             .header_id(HeaderName::References)
+            // Other headers are not decoded at all; `header_raw` still finds them by offset.
+            .default_header_ignore()
     });
     &PARSER
 }
