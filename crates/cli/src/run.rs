@@ -66,8 +66,10 @@ fn parse_size(text: &str) -> Result<usize, String> {
         "G" | "GB" | "GIB" => 1 << 30,
         _ => return Err(format!("unknown size unit `{unit}`: use K, M or G")),
     };
+    // mail-parser addresses a message's parts with 32-bit offsets.
     n.checked_mul(scale)
-        .ok_or_else(|| format!("`{text}` is too large"))
+        .filter(|&size| size <= u32::MAX as usize)
+        .ok_or_else(|| format!("`{text}` is too large: the limit is 4G"))
 }
 
 /// The sources given by `--input`, read one after another.
@@ -265,6 +267,10 @@ impl Run<'_> {
                 .write(&batch.quarantined)
                 .map_err(RunError::Output)?;
             progress.inc(batch.summary.read);
+            if !progress.is_hidden() {
+                let rate = progress.position() as f64 / started.elapsed().as_secs_f64().max(1e-3);
+                progress.set_message(format!("{rate:.0} messages/s"));
+            }
             summary.merge(&batch.summary);
             sink(&batch.records, batch.acc).map_err(RunError::Output)
         });
@@ -351,7 +357,7 @@ fn progress_bar(quiet: bool) -> ProgressBar {
     }
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
     if let Ok(style) =
-        ProgressStyle::with_template("{spinner} {human_pos} messages  {per_sec}  {elapsed_precise}")
+        ProgressStyle::with_template("{spinner} {human_pos} messages  {msg}  {elapsed_precise}")
     {
         bar.set_style(style);
     }
@@ -379,5 +385,6 @@ mod tests {
         assert_eq!(parse_size("1g"), Ok(1 << 30));
         assert!(parse_size("12X").is_err());
         assert!(parse_size("M").is_err());
+        assert!(parse_size("5G").is_err());
     }
 }
