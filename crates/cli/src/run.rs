@@ -68,7 +68,7 @@ fn parse_size(text: &str) -> Result<usize, String> {
     };
     // mail-parser addresses a message's parts with 32-bit offsets.
     n.checked_mul(scale)
-        .filter(|&size| size <= u32::MAX as usize)
+        .filter(|&size| u32::try_from(size).is_ok())
         .ok_or_else(|| format!("`{text}` is too large: the limit is 4G"))
 }
 
