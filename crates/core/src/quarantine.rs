@@ -82,4 +82,15 @@ impl Quarantine {
             first_bytes: String::from_utf8_lossy(head).into_owned(),
         }
     }
+
+    /// A `too_large` record: `size` bytes seen against a limit of `limit`.
+    pub fn too_large(origin: Origin, limit: usize, size: u64, bytes: &[u8]) -> Self {
+        Quarantine::new(
+            origin,
+            QuarantineReason::TooLarge,
+            format!("larger than the {limit}-byte limit (--max-message-size)"),
+            size,
+            bytes,
+        )
+    }
 }

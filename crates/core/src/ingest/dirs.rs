@@ -168,10 +168,9 @@ fn read_mail(path: &Path, origin: Origin, max_message_size: usize) -> Item {
     if size > max_message_size as u64 {
         let mut head = vec![0u8; FIRST_BYTES];
         let n = super::read_up_to(&mut file, &mut head).unwrap_or(0);
-        return Item::Quarantined(Quarantine::new(
+        return Item::Quarantined(Quarantine::too_large(
             origin,
-            QuarantineReason::TooLarge,
-            format!("larger than the {max_message_size}-byte limit (--max-message-size)"),
+            max_message_size,
             size,
             &head[..n],
         ));

@@ -149,13 +149,9 @@ impl JsonlReader {
             }
         };
         if bytes.len() > self.max_message_size {
-            return Item::Quarantined(Quarantine::new(
+            return Item::Quarantined(Quarantine::too_large(
                 self.origin(),
-                QuarantineReason::TooLarge,
-                format!(
-                    "larger than the {}-byte limit (--max-message-size)",
-                    self.max_message_size
-                ),
+                self.max_message_size,
                 bytes.len() as u64,
                 &bytes,
             ));

@@ -12,7 +12,7 @@ use std::io::Read;
 use memchr::memmem;
 
 use super::{read_up_to, Item, MboxOrigin, Origin, RawMail};
-use crate::quarantine::{Quarantine, QuarantineReason, FIRST_BYTES};
+use crate::quarantine::{Quarantine, FIRST_BYTES};
 use crate::{Error, Result};
 
 const CHUNK: usize = 1 << 20;
@@ -118,19 +118,15 @@ impl MboxReader {
         self.scan = end;
         if let Some(skipped) = self.skipping.take() {
             let size = skipped.dropped + (end - record_start) as u64;
-            return Some(Item::Quarantined(Quarantine::new(
+            return Some(Item::Quarantined(Quarantine::too_large(
                 self.origin_at(skipped.offset),
-                QuarantineReason::TooLarge,
-                format!(
-                    "larger than the {}-byte limit (--max-message-size)",
-                    self.max_message_size
-                ),
+                self.max_message_size,
                 size,
                 &skipped.head,
             )));
         }
         let record = &self.buf[record_start..end];
-        let body = strip_separator_line(record);
+        let body = super::strip_from_line(record);
         let body = if at_eof {
             strip_final_blank_line(body)
         } else {
@@ -219,18 +215,6 @@ fn find_separator(buf: &[u8], from: usize) -> Option<usize> {
         at = hit + 1;
     }
     None
-}
-
-/// Drops a leading `From ` separator line, if the record has one.
-fn strip_separator_line(record: &[u8]) -> &[u8] {
-    if record.starts_with(b"From ") {
-        match memchr::memchr(b'\n', record) {
-            Some(eol) => &record[eol + 1..],
-            None => &[],
-        }
-    } else {
-        record
-    }
 }
 
 /// The record ends with the blank line that precedes the next separator: drop it.
@@ -356,7 +340,7 @@ mod tests {
         assert!(matches!(&items[0], Item::Mail(m) if m.bytes.ends_with(b"first\n")));
         match &items[1] {
             Item::Quarantined(q) => {
-                assert_eq!(q.reason, QuarantineReason::TooLarge);
+                assert_eq!(q.reason, crate::QuarantineReason::TooLarge);
                 assert!(q.first_bytes.starts_with("From b@x"));
                 assert!(q.size > 3 * CHUNK as u64);
             }

@@ -21,7 +21,7 @@ pub use dirs::{EmlTree, MaildirTree};
 pub use jsonl::JsonlReader;
 pub use mbox::MboxReader;
 
-use crate::quarantine::{Quarantine, QuarantineReason};
+use crate::quarantine::Quarantine;
 use crate::{Error, Result};
 
 /// Extra JSONL fields passed through untouched (labels, groups, tenant ids...).
@@ -332,10 +332,9 @@ pub fn open_stream(
     let item = if bytes.len() > max_message_size {
         // Count the rest without keeping it, so that the record says how large it was.
         let rest = std::io::copy(&mut reader, &mut std::io::sink())?;
-        Item::Quarantined(Quarantine::new(
+        Item::Quarantined(Quarantine::too_large(
             origin,
-            QuarantineReason::TooLarge,
-            format!("larger than the {max_message_size}-byte limit (--max-message-size)"),
+            max_message_size,
             bytes.len() as u64 + rest,
             &bytes,
         ))
@@ -343,6 +342,19 @@ pub fn open_stream(
         Item::Mail(RawMail::new(origin, bytes))
     };
     Ok(Source::Single(Some(item)))
+}
+
+/// Drops a leading `From ` line: an mbox separator, or the envelope line that `.eml` files
+/// saved from an mbox keep at their top.
+pub fn strip_from_line(bytes: &[u8]) -> &[u8] {
+    if bytes.starts_with(b"From ") {
+        match memchr::memchr(b'\n', bytes) {
+            Some(eol) => &bytes[eol + 1..],
+            None => &[],
+        }
+    } else {
+        bytes
+    }
 }
 
 /// Reads until `buf` is full or the reader ends; returns how many bytes were read.
@@ -362,6 +374,16 @@ fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn from_lines_are_stripped_only_when_present() {
+        assert_eq!(
+            strip_from_line(b"From a@b Mon\nSubject: x\n"),
+            b"Subject: x\n"
+        );
+        assert_eq!(strip_from_line(b"From: a@b\n"), b"From: a@b\n");
+        assert_eq!(strip_from_line(b"From nobody"), b"");
+    }
 
     #[test]
     fn prefixes_name_the_kind() {

@@ -105,18 +105,6 @@ pub(super) fn push(defects: &mut Vec<Defect>, kind: DefectKind, detail: Option<S
     }
 }
 
-/// Skips an mbox envelope line (`From sender date`) that .eml files saved from mbox keep.
-pub(super) fn strip_envelope_line(bytes: &[u8]) -> &[u8] {
-    if bytes.starts_with(b"From ") {
-        match memchr::memchr(b'\n', bytes) {
-            Some(eol) => &bytes[eol + 1..],
-            None => &[],
-        }
-    } else {
-        bytes
-    }
-}
-
 /// What a scan of the raw header block found.
 pub(super) struct HeaderScan {
     pub valid_lines: usize,
@@ -249,15 +237,6 @@ mod tests {
             ]
         );
         assert_eq!(scan.valid_lines, 3);
-    }
-
-    #[test]
-    fn envelope_line_is_stripped_only_when_present() {
-        assert_eq!(
-            strip_envelope_line(b"From a@b Mon\nSubject: x\n"),
-            b"Subject: x\n"
-        );
-        assert_eq!(strip_envelope_line(b"From: a@b\n"), b"From: a@b\n");
     }
 
     #[test]

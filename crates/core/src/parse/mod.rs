@@ -162,7 +162,7 @@ fn parse_bytes(bytes: &[u8]) -> Result<Parsed, Refusal> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err((QuarantineReason::Empty, "the message has no content".into()));
     }
-    let bytes = defects::strip_envelope_line(bytes);
+    let bytes = crate::ingest::strip_from_line(bytes);
     let scan = defects::scan_header_block(bytes);
     if scan.valid_lines == 0 {
         return Err((
