@@ -48,6 +48,8 @@ pub enum DefectKind {
     MissingBodySeparator,
     /// A decoded header (Subject, a display name) still holds bytes that could not be decoded.
     UndecodableHeader,
+    /// More MIME parts than are walked; the rest are not described.
+    TooManyParts,
 }
 
 impl DefectKind {
@@ -71,6 +73,7 @@ impl DefectKind {
             DefectKind::DuplicateHeader => "duplicate_header",
             DefectKind::MissingBodySeparator => "missing_body_separator",
             DefectKind::UndecodableHeader => "undecodable_header",
+            DefectKind::TooManyParts => "too_many_parts",
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The MIME tree: the readable text, attachments as metadata, forwarded messages, and the
 //! structural defects found on the way. One walk visits each part once.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
 use mail_parser::decoders::charsets::map::charset_decoder;
 use mail_parser::{ContentType, Message, MessagePart, MimeHeaders, PartType};
@@ -15,6 +15,8 @@ use super::{Attachment, Body};
 
 /// Most forwarded messages described per message.
 const MAX_FORWARDED: usize = 16;
+/// At most this many MIME parts are visited per message.
+const MAX_PARTS: usize = 10_000;
 /// At most this many multipart boundaries are checked for their closing delimiter.
 const MAX_BOUNDARY_CHECKS: usize = 64;
 
@@ -191,7 +193,22 @@ pub(super) fn read_structure(
         depth: 1,
         nesting: 0,
     }];
+    // mail-parser's part ids should form a tree, but crafted input can make a container list
+    // itself or an ancestor: each part is visited once, and the walk has a hard budget.
+    let mut visited = HashSet::new();
     while let Some(visit) = stack.pop() {
+        let level = std::ptr::from_ref(visit.message) as usize;
+        if !visited.insert((level, visit.part)) {
+            continue;
+        }
+        if visited.len() > MAX_PARTS {
+            defects::push(
+                defects,
+                DefectKind::TooManyParts,
+                Some(format!("over {MAX_PARTS}")),
+            );
+            break;
+        }
         let Some(part) = visit.message.parts.get(visit.part as usize) else {
             continue;
         };
