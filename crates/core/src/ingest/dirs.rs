@@ -114,8 +114,14 @@ fn sorted_entries(dir: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
     for entry in fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
         let entry = entry.map_err(|e| Error::io(dir, e))?;
         let path = entry.path();
-        // Follow links, as a user pointing us at a tree of links expects.
-        if path.is_dir() {
+        // The entry's type comes with the listing; only links need a stat, and are followed,
+        // as a user pointing us at a tree of links expects.
+        let is_dir = match entry.file_type() {
+            Ok(t) if t.is_symlink() => path.is_dir(),
+            Ok(t) => t.is_dir(),
+            Err(_) => path.is_dir(),
+        };
+        if is_dir {
             dirs.push(path);
         } else {
             files.push(path);
@@ -175,9 +181,38 @@ fn read_mail(path: &Path, origin: Origin, max_message_size: usize) -> Item {
             &head[..n],
         ));
     }
-    let mut bytes = Vec::with_capacity(size as usize);
-    match file.read_to_end(&mut bytes) {
-        Ok(_) => Item::Mail(RawMail::new(origin, bytes)),
+    // Read the size the file has, plus one byte to notice growth, so a file that is not
+    // growing costs one read call rather than a read and an end-of-file probe.
+    let mut bytes = vec![0u8; size as usize + 1];
+    match super::read_up_to(&mut file, &mut bytes) {
+        Ok(n) if n <= size as usize => {
+            bytes.truncate(n);
+            Item::Mail(RawMail::new(origin, bytes))
+        }
+        Ok(_) => {
+            // The file grew while we read it: take what it holds now, within the limit.
+            let mut rest = Vec::new();
+            match (&mut file)
+                .take(max_message_size as u64 + 1)
+                .read_to_end(&mut rest)
+            {
+                Ok(_) => {
+                    bytes.extend_from_slice(&rest);
+                    if bytes.len() > max_message_size {
+                        let len = bytes.len() as u64;
+                        Item::Quarantined(Quarantine::too_large(
+                            origin,
+                            max_message_size,
+                            len,
+                            &bytes,
+                        ))
+                    } else {
+                        Item::Mail(RawMail::new(origin, bytes))
+                    }
+                }
+                Err(e) => unreadable(e),
+            }
+        }
         Err(e) => unreadable(e),
     }
 }

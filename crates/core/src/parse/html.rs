@@ -1,114 +1,294 @@
 //! HTML bodies: text for reading and learning, and the link targets behind the text.
 //!
-//! mail-parser's converter drops tags without leaving white space, so the words of adjacent
-//! table cells or `<div>`s fuse ("Qty1€412.50"). A pre-pass marks where blocks and cells
-//! start (a line break before block tags, a space before cells) and mail-parser's converter,
-//! which keeps entity decoding and skips style, script and comments, does the rest. Link
-//! targets are read from `<a href>`: in phishing the visible text and the target differ, and
-//! the converted text shows only the former.
+//! One pass over the bytes: tags are dropped, block tags (`<p>`, `<div>`, `<tr>`, `<li>`...)
+//! end a line and cells (`<td>`, `<th>`) are kept apart by a space, so the words of adjacent
+//! cells do not fuse ("Qty1€412.50"); runs of white space fold to one space; `<head>`,
+//! `<script>`, `<style>`, `<template>` and comments are skipped whole; character references
+//! are decoded (numeric ones, and the named ones of HTML 4). Link targets are read from
+//! `<a href>`: in phishing the visible text and the target differ, and the text shows only
+//! the former.
 
-use memchr::memchr;
+use memchr::{memchr, memmem};
 
 /// Most distinct link targets kept per message.
 pub const MAX_LINKS: usize = 64;
 
-const BLOCK_TAGS: &[&str] = &[
-    "address",
-    "article",
-    "blockquote",
-    "center",
-    "dd",
-    "div",
-    "dl",
-    "dt",
-    "footer",
-    "form",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "header",
-    "hr",
-    "li",
-    "nav",
-    "ol",
-    "p",
-    "pre",
-    "section",
-    "table",
-    "title",
-    "tr",
-    "ul",
+const BLOCK_TAGS: &[&[u8]] = &[
+    b"address",
+    b"article",
+    b"blockquote",
+    b"br",
+    b"center",
+    b"dd",
+    b"div",
+    b"dl",
+    b"dt",
+    b"footer",
+    b"form",
+    b"h1",
+    b"h2",
+    b"h3",
+    b"h4",
+    b"h5",
+    b"h6",
+    b"header",
+    b"hr",
+    b"li",
+    b"nav",
+    b"ol",
+    b"p",
+    b"pre",
+    b"section",
+    b"table",
+    b"tr",
+    b"ul",
 ];
-const CELL_TAGS: &[&str] = &["button", "img", "input", "label", "option", "td", "th"];
+const CELL_TAGS: &[&[u8]] = &[
+    b"button", b"img", b"input", b"label", b"option", b"td", b"th",
+];
+const SKIPPED_TAGS: &[&[u8]] = &[b"head", b"script", b"style", b"template", b"title"];
 
 /// The text of an HTML body.
 pub(super) fn to_text(html: &str) -> String {
-    let marked = mark_boundaries(html);
-    let text = mail_parser::decoders::html::html_to_text(&marked);
-    // Block marks stack up (`</p><div><p>`): keep at most one blank line in a row.
-    let mut out = String::with_capacity(text.len());
-    let mut newlines = 0;
-    for c in text.trim_start_matches(['\n', '\r', ' ']).chars() {
-        if c == '\n' {
-            newlines += 1;
-            if newlines > 2 {
-                continue;
-            }
-        } else {
-            newlines = 0;
-        }
-        out.push(c);
+    let bytes = html.as_bytes();
+    let mut out = Text::with_capacity(html.len() / 2);
+    let mut at = 0;
+    while at < bytes.len() {
+        let Some(lt) = memchr(b'<', &bytes[at..]).map(|i| at + i) else {
+            out.push_text(&html[at..]);
+            break;
+        };
+        out.push_text(&html[at..lt]);
+        at = skip_markup(bytes, lt, &mut out);
     }
-    out
+    out.finish()
 }
 
-/// The tag name starting at `at` (just after `<` or `</`), lower case, empty if none.
-fn tag_name(bytes: &[u8], at: usize) -> String {
-    bytes[at..]
+/// Handles the markup starting at `lt` (a `<`) and returns where text resumes.
+fn skip_markup(bytes: &[u8], lt: usize, out: &mut Text) -> usize {
+    let rest = &bytes[lt + 1..];
+    if rest.starts_with(b"!--") {
+        return memmem::find(&rest[3..], b"-->").map_or(bytes.len(), |i| lt + 1 + 3 + i + 3);
+    }
+    let closing = rest.first() == Some(&b'/');
+    let name_start = usize::from(closing);
+    let name_len = rest[name_start..]
         .iter()
         .take_while(|b| b.is_ascii_alphanumeric())
-        .take(16)
-        .map(|b| b.to_ascii_lowercase() as char)
-        .collect()
+        .count();
+    if name_len == 0 && !matches!(rest.first(), Some(b'!' | b'?' | b'/')) {
+        // A `<` that opens no tag ("a < b") is text.
+        out.push_text("<");
+        return lt + 1;
+    }
+    let name = &rest[name_start..name_start + name_len];
+    let end = memchr(b'>', rest).map_or(bytes.len(), |i| lt + 1 + i + 1);
+    let is = |set: &[&[u8]]| set.iter().any(|t| t.eq_ignore_ascii_case(name));
+    if !closing && is(SKIPPED_TAGS) {
+        return skip_element(bytes, end, name);
+    }
+    if is(BLOCK_TAGS) {
+        out.line_break();
+    } else if is(CELL_TAGS) {
+        out.space();
+    }
+    end
 }
 
-fn mark_boundaries(html: &str) -> String {
-    let bytes = html.as_bytes();
-    let mut out = String::with_capacity(html.len() + html.len() / 16);
-    let mut copied = 0;
-    let mut at = 0;
-    let mut raw_text: Option<String> = None;
-    while let Some(i) = memchr(b'<', &bytes[at..]).map(|i| at + i) {
-        at = i + 1;
-        let closing = bytes.get(at) == Some(&b'/');
-        let name = tag_name(bytes, at + usize::from(closing));
-        // Inside <script> and <style>, `<` is not a tag: mark nothing until they close.
-        if let Some(open) = &raw_text {
-            if closing && *open == name {
-                raw_text = None;
-            }
-            continue;
+/// Skips to just after `</name>` (or to the end if it never comes).
+fn skip_element(bytes: &[u8], from: usize, name: &[u8]) -> usize {
+    let mut at = from;
+    while let Some(i) = memmem::find(&bytes[at.min(bytes.len())..], b"</").map(|i| at + i) {
+        let candidate = &bytes[i + 2..];
+        if candidate.len() >= name.len() && candidate[..name.len()].eq_ignore_ascii_case(name) {
+            return memchr(b'>', candidate).map_or(bytes.len(), |j| i + 2 + j + 1);
         }
-        if !closing && (name == "script" || name == "style") {
-            raw_text = Some(name);
-            continue;
-        }
-        let mark = if BLOCK_TAGS.contains(&name.as_str()) {
-            "<br>"
-        } else if CELL_TAGS.contains(&name.as_str()) {
-            " "
-        } else {
-            continue;
-        };
-        out.push_str(&html[copied..i]);
-        out.push_str(mark);
-        copied = i;
+        at = i + 2;
     }
-    out.push_str(&html[copied..]);
-    out
+    bytes.len()
+}
+
+/// Text under construction: white space folded, at most one blank line in a row.
+struct Text {
+    out: String,
+    /// A space is owed before the next word.
+    pending_space: bool,
+    /// Line breaks owed before the next word (capped at two: one blank line).
+    pending_breaks: usize,
+}
+
+impl Text {
+    fn with_capacity(n: usize) -> Self {
+        Text {
+            out: String::with_capacity(n),
+            pending_space: false,
+            pending_breaks: 0,
+        }
+    }
+
+    fn space(&mut self) {
+        self.pending_space = true;
+    }
+
+    fn line_break(&mut self) {
+        self.pending_breaks = (self.pending_breaks + 1).min(2);
+    }
+
+    fn push_word_start(&mut self) {
+        if self.out.is_empty() {
+            self.pending_breaks = 0;
+            self.pending_space = false;
+            return;
+        }
+        if self.pending_breaks > 0 {
+            for _ in 0..self.pending_breaks {
+                self.out.push('\n');
+            }
+        } else if self.pending_space {
+            self.out.push(' ');
+        }
+        self.pending_breaks = 0;
+        self.pending_space = false;
+    }
+
+    /// Appends text between tags: white space folds, character references are decoded.
+    fn push_text(&mut self, text: &str) {
+        let bytes = text.as_bytes();
+        let mut run_start = None;
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            if b.is_ascii_whitespace() || b == b'&' {
+                if let Some(start) = run_start.take() {
+                    self.push_word_start();
+                    self.out.push_str(&text[start..i]);
+                }
+                if b == b'&' {
+                    let (decoded, used) = decode_reference(&bytes[i..]);
+                    match decoded {
+                        Some(c) if c.is_whitespace() && c != '\u{a0}' => self.space(),
+                        Some(c) => {
+                            self.push_word_start();
+                            self.out.push(c);
+                        }
+                        None => {
+                            self.push_word_start();
+                            self.out.push('&');
+                        }
+                    }
+                    i += used;
+                    continue;
+                }
+                self.space();
+                i += 1;
+                continue;
+            }
+            if run_start.is_none() {
+                run_start = Some(i);
+            }
+            i += 1;
+        }
+        if let Some(start) = run_start {
+            self.push_word_start();
+            self.out.push_str(&text[start..]);
+        }
+    }
+
+    fn finish(mut self) -> String {
+        if !self.out.is_empty() {
+            self.out.push('\n');
+        }
+        self.out
+    }
+}
+
+/// Decodes `&...;` at the start of `bytes`: the character and the bytes used, or `None`
+/// and 1 when it is not a reference (the `&` is then literal).
+fn decode_reference(bytes: &[u8]) -> (Option<char>, usize) {
+    let window = &bytes[..bytes.len().min(34)];
+    let Some(semi) = memchr(b';', window) else {
+        return (None, 1);
+    };
+    let body = &window[1..semi];
+    let c = if let Some(num) = body.strip_prefix(b"#") {
+        let (digits, radix) = match num.first() {
+            Some(b'x' | b'X') => (&num[1..], 16),
+            _ => (num, 10),
+        };
+        std::str::from_utf8(digits)
+            .ok()
+            .and_then(|d| u32::from_str_radix(d, radix).ok())
+            .map(|n| char::from_u32(n).unwrap_or('\u{FFFD}'))
+    } else {
+        named_entity(body)
+    };
+    match c {
+        Some(c) => (Some(c), semi + 1),
+        None => (None, 1),
+    }
+}
+
+/// The HTML 4 entities: Latin-1 (`&nbsp;` to `&yuml;`, in code point order), then the
+/// specials and punctuation mail uses.
+const LATIN1: [&str; 96] = [
+    "nbsp", "iexcl", "cent", "pound", "curren", "yen", "brvbar", "sect", "uml", "copy", "ordf",
+    "laquo", "not", "shy", "reg", "macr", "deg", "plusmn", "sup2", "sup3", "acute", "micro",
+    "para", "middot", "cedil", "sup1", "ordm", "raquo", "frac14", "frac12", "frac34", "iquest",
+    "Agrave", "Aacute", "Acirc", "Atilde", "Auml", "Aring", "AElig", "Ccedil", "Egrave", "Eacute",
+    "Ecirc", "Euml", "Igrave", "Iacute", "Icirc", "Iuml", "ETH", "Ntilde", "Ograve", "Oacute",
+    "Ocirc", "Otilde", "Ouml", "times", "Oslash", "Ugrave", "Uacute", "Ucirc", "Uuml", "Yacute",
+    "THORN", "szlig", "agrave", "aacute", "acirc", "atilde", "auml", "aring", "aelig", "ccedil",
+    "egrave", "eacute", "ecirc", "euml", "igrave", "iacute", "icirc", "iuml", "eth", "ntilde",
+    "ograve", "oacute", "ocirc", "otilde", "ouml", "divide", "oslash", "ugrave", "uacute", "ucirc",
+    "uuml", "yacute", "thorn", "yuml",
+];
+const SPECIAL: [(&str, char); 37] = [
+    ("amp", '&'),
+    ("lt", '<'),
+    ("gt", '>'),
+    ("quot", '"'),
+    ("apos", '\''),
+    ("euro", '€'),
+    ("trade", '™'),
+    ("hellip", '…'),
+    ("ndash", '–'),
+    ("mdash", '—'),
+    ("lsquo", '‘'),
+    ("rsquo", '’'),
+    ("sbquo", '‚'),
+    ("ldquo", '“'),
+    ("rdquo", '”'),
+    ("bdquo", '„'),
+    ("bull", '•'),
+    ("dagger", '†'),
+    ("Dagger", '‡'),
+    ("permil", '‰'),
+    ("lsaquo", '‹'),
+    ("rsaquo", '›'),
+    ("oline", '‾'),
+    ("frasl", '⁄'),
+    ("ensp", '\u{2002}'),
+    ("emsp", '\u{2003}'),
+    ("thinsp", '\u{2009}'),
+    ("zwnj", '\u{200C}'),
+    ("zwj", '\u{200D}'),
+    ("lrm", '\u{200E}'),
+    ("rlm", '\u{200F}'),
+    ("OElig", 'Œ'),
+    ("oelig", 'œ'),
+    ("Scaron", 'Š'),
+    ("scaron", 'š'),
+    ("Yuml", 'Ÿ'),
+    ("fnof", 'ƒ'),
+];
+
+fn named_entity(name: &[u8]) -> Option<char> {
+    let name = std::str::from_utf8(name).ok()?;
+    if let Some((_, c)) = SPECIAL.iter().find(|(n, _)| *n == name) {
+        return Some(*c);
+    }
+    let i = LATIN1.iter().position(|n| *n == name)?;
+    char::from_u32(0xA0 + i as u32)
 }
 
 /// Appends the targets of `<a href>` links (http, https, mailto, ftp), distinct, in order.
@@ -120,7 +300,9 @@ pub(super) fn collect_links(html: &str, links: &mut Vec<String>) {
             break;
         };
         at = i + 1;
-        if tag_name(bytes, at) != "a" {
+        let is_anchor = matches!(bytes.get(at), Some(b'a' | b'A'))
+            && !bytes.get(at + 1).is_some_and(u8::is_ascii_alphanumeric);
+        if !is_anchor {
             continue;
         }
         let end = memchr(b'>', &bytes[at..]).map_or(bytes.len(), |e| at + e);
@@ -171,11 +353,19 @@ mod tests {
     }
 
     #[test]
-    fn scripts_styles_and_entities() {
+    fn scripts_styles_comments_and_entities() {
         let text = to_text(
-            "<style>p{x:1}</style><script>if (a<div) b();</script><p>caf&eacute; &amp; t&#233;</p>",
+            "<html><head><title>T</title><style>p{x:1}</style></head><body>\
+             <script>if (a<div) b();</script><!-- hidden <p> -->\
+             <p>caf&eacute; &amp; t&#233; &#x41;&nbsp;&unknown; AT&T a < b</p></body></html>",
         );
-        assert_eq!(text.trim(), "café & té");
+        assert_eq!(text, "café & té A\u{a0}&unknown; AT&T a < b\n");
+    }
+
+    #[test]
+    fn white_space_folds_and_breaks_stay_bounded() {
+        let text = to_text("  one\n\n   two<br><br><br><br>three<p></p><div>four</div>");
+        assert_eq!(text, "one two\n\nthree\n\nfour\n");
     }
 
     #[test]
