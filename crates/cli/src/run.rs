@@ -280,6 +280,17 @@ impl Run<'_> {
             .finish()
             .map_err(|e| Failure::new(Code::Output, e))?;
 
+        if !summary.adds_up() {
+            return Err(Failure::new(
+                Code::Internal,
+                anyhow::anyhow!(
+                    "the counts do not add up (read {}, parsed {}, quarantined {}): a bug, please report it",
+                    summary.read,
+                    summary.parsed,
+                    summary.quarantined
+                ),
+            ));
+        }
         let seconds = started.elapsed().as_secs_f64().max(1e-9);
         let report = RunReport {
             messages_per_second: summary.read as f64 / seconds,
