@@ -2,6 +2,8 @@
 //! extraction, defect scan, HTML to text, owned records), over the SpamAssassin corpus when
 //! `scripts/fetch-corpus.sh` has been run, else over the golden fixtures.
 //!
+//! Also feature extraction alone, over the parsed corpus.
+//!
 //! `cargo bench -p mailtriage-core --bench parse`
 #![allow(clippy::unwrap_used)]
 
@@ -78,6 +80,20 @@ fn bench(c: &mut Criterion) {
             },
             BatchSize::LargeInput,
         );
+    });
+    let redacted: Vec<_> = messages
+        .iter()
+        .filter_map(|m| parse::parse(RawMail::new(Origin::Stdin { offset: 0 }, m.clone())).ok())
+        .map(mailtriage_core::privacy::redact)
+        .collect();
+    let config = mailtriage_core::features::FeatureConfig::default();
+    group.bench_function("features (extract only)", |b| {
+        b.iter(|| {
+            redacted
+                .iter()
+                .map(|r| mailtriage_core::features::extract(r, &config).entries.len())
+                .sum::<usize>()
+        });
     });
     group.finish();
 }

@@ -14,9 +14,11 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod features;
 pub mod ingest;
 pub mod parse;
 pub mod pipeline;
+pub mod privacy;
 pub mod quarantine;
 pub mod report;
 
