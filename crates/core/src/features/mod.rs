@@ -110,6 +110,15 @@ impl Namespace {
 /// Seed mixed in for pairs of tokens, so a pair never hashes like a single token.
 const PAIR_SEED: u64 = 0x9a12_0000_0000_00b1;
 
+/// The hash of two adjacent tokens from their own hashes: order matters, and the SplitMix64
+/// finaliser spreads the bits. Fixed forever, like the seeds.
+fn pair_hash(first: u64, second: u64, seed: u64) -> u64 {
+    let mut x = first.rotate_left(23) ^ second ^ seed ^ PAIR_SEED;
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
 /// The text a feature was read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
@@ -263,10 +272,7 @@ impl<'a> Bag<'a> {
             let hash = xxh3_64_with_seed(token.as_bytes(), seed);
             if pairs {
                 if let Some((prev_hash, prev_span)) = previous.take() {
-                    let mut both = [0u8; 16];
-                    both[..8].copy_from_slice(&prev_hash.to_le_bytes());
-                    both[8..].copy_from_slice(&hash.to_le_bytes());
-                    let pair = xxh3_64_with_seed(&both, seed ^ PAIR_SEED);
+                    let pair = pair_hash(prev_hash, hash, seed);
                     let second = span.clone();
                     self.push(pair, || FeatureName::Pair(field, prev_span, second));
                 }

@@ -26,6 +26,10 @@ fn by_namespace(features: &Features) -> BTreeMap<Namespace, Vec<&Feature>> {
     map
 }
 
+/// `pair_hash` of the two pinned token hashes below, under the subject seed (computed
+/// independently in Python from the definition).
+const PINNED_PAIR: u64 = 0x5638_b08c_eff8_c80c;
+
 #[test]
 fn hashing_is_pinned_across_versions() {
     // A saved model's weights are only meaningful if these never change. The values were
@@ -37,6 +41,15 @@ fn hashing_is_pinned_across_versions() {
     assert_eq!(
         xxh3_64_with_seed(b"invoice", Namespace::Body.seed()),
         0x367f_11ac_3741_dc8d
+    );
+    assert_ne!(pair_hash(1, 2, 3), pair_hash(2, 1, 3));
+    assert_eq!(
+        pair_hash(
+            0x7905_60c7_606a_c2ab,
+            0x367f_11ac_3741_dc8d,
+            Namespace::Subject.seed()
+        ),
+        PINNED_PAIR
     );
 }
 
