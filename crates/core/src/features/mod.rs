@@ -110,7 +110,7 @@ impl Namespace {
 /// Seed mixed in for pairs of tokens, so a pair never hashes like a single token.
 const PAIR_SEED: u64 = 0x9a12_0000_0000_00b1;
 
-/// The hash of two adjacent tokens from their own hashes: order matters, and the SplitMix64
+/// The hash of two adjacent tokens from their own hashes: order matters, and the `SplitMix64`
 /// finaliser spreads the bits. Fixed forever, like the seeds.
 fn pair_hash(first: u64, second: u64, seed: u64) -> u64 {
     let mut x = first.rotate_left(23) ^ second ^ seed ^ PAIR_SEED;
