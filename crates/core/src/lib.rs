@@ -16,6 +16,7 @@
 pub mod error;
 pub mod features;
 pub mod ingest;
+pub mod model;
 pub mod parse;
 pub mod pipeline;
 pub mod privacy;

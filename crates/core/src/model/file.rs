@@ -1,0 +1,334 @@
+//! The model file: versioned, self-describing, checksummed, written atomically.
+//!
+//! ```text
+//! "MAILTRIAGE-MODEL\n"      magic, 17 bytes
+//! u32 LE                    format version (FORMAT)
+//! u64 LE, then JSON         metadata: features, training, heads (names, labels,
+//!                           temperature, threshold, validation), created_at, parent
+//! per head:                 f32 LE bias[k], bias_g2[k]; u32 LE row count n; then n rows of
+//!                           u32 LE slot, f32 LE weights[k], f32 LE g2[k]  (only non-zero rows)
+//! u64 LE                    xxh3 of everything above: the model's version id
+//! ```
+//!
+//! Only rows a model has learned are stored, so a file is a fraction of the dense weights
+//! and loads in milliseconds. The checksum catches truncation and corruption, and names the
+//! model version that decisions and the audit trail record.
+
+use std::io::Write;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::xxh3_64;
+
+use super::{Head, LinearHead, Model, ModelError, Training};
+use crate::features::FeatureConfig;
+
+const MAGIC: &[u8] = b"MAILTRIAGE-MODEL\n";
+/// The format this build writes and reads.
+pub const FORMAT: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
+struct Meta {
+    format: u32,
+    mailtriage: String,
+    created_at: String,
+    parent: Option<String>,
+    features: FeatureConfig,
+    training: Training,
+    heads: Vec<HeadMeta>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct HeadMeta {
+    name: String,
+    labels: Vec<String>,
+    temperature: f32,
+    threshold: f32,
+    validation: Option<serde_json::Value>,
+}
+
+/// The model as bytes, and its version id (the checksum, in hex).
+pub fn to_bytes(model: &Model) -> (Vec<u8>, String) {
+    let meta = Meta {
+        format: FORMAT,
+        mailtriage: env!("CARGO_PKG_VERSION").to_string(),
+        created_at: model.created_at.clone(),
+        parent: model.parent.clone(),
+        features: model.features.clone(),
+        training: model.training.clone(),
+        heads: model
+            .heads
+            .iter()
+            .map(|h| HeadMeta {
+                name: h.name.clone(),
+                labels: h.labels.clone(),
+                temperature: h.temperature,
+                threshold: h.threshold,
+                validation: h.validation.clone(),
+            })
+            .collect(),
+    };
+    let json = serde_json::to_vec(&meta).unwrap_or_default();
+    let mut out = Vec::with_capacity(1 << 20);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&FORMAT.to_le_bytes());
+    out.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    out.extend_from_slice(&json);
+    for head in &model.heads {
+        let lin = &head.linear;
+        let k = lin.classes;
+        for v in lin.bias.iter().chain(&lin.bias_g2) {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        let rows: Vec<usize> = (0..lin.weights.len() / k.max(1))
+            .filter(|&slot| {
+                lin.weights[slot * k..slot * k + k]
+                    .iter()
+                    .any(|w| *w != 0.0)
+            })
+            .collect();
+        out.extend_from_slice(&(rows.len() as u32).to_le_bytes());
+        for slot in rows {
+            out.extend_from_slice(&(slot as u32).to_le_bytes());
+            for v in &lin.weights[slot * k..slot * k + k] {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+            for v in &lin.weight_g2[slot * k..slot * k + k] {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+    }
+    let sum = xxh3_64(&out);
+    out.extend_from_slice(&sum.to_le_bytes());
+    (out, format!("{sum:016x}"))
+}
+
+/// Writes the model atomically (a temporary file in the same folder, then a rename), so a
+/// reader never sees half a model. Returns its version id.
+pub fn save(model: &Model, path: &Path) -> Result<String, ModelError> {
+    let (bytes, version) = to_bytes(model);
+    let io = |source| ModelError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("model"),
+        std::process::id()
+    ));
+    let mut file = std::fs::File::create(&tmp).map_err(io)?;
+    file.write_all(&bytes).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    drop(file);
+    std::fs::rename(&tmp, path).map_err(io)?;
+    Ok(version)
+}
+
+/// Reads a model file; a file from another format version fails with a message that says
+/// what to do.
+pub fn load(path: &Path) -> Result<(Model, String), ModelError> {
+    let bytes = std::fs::read(path).map_err(|source| ModelError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    from_bytes(&bytes).map_err(|e| match e {
+        ModelError::File(msg) => ModelError::File(format!("{}: {msg}", path.display())),
+        other => other,
+    })
+}
+
+/// Reads a model from bytes; returns it with its version id.
+pub fn from_bytes(bytes: &[u8]) -> Result<(Model, String), ModelError> {
+    let bad = |msg: &str| ModelError::File(msg.to_string());
+    if !bytes.starts_with(MAGIC) {
+        return Err(bad(
+            "not a mailtriage model file (no MAILTRIAGE-MODEL header)",
+        ));
+    }
+    let mut r = Reader {
+        bytes,
+        at: MAGIC.len(),
+    };
+    let format = r.u32()?;
+    if format != FORMAT {
+        return Err(ModelError::File(if format > FORMAT {
+            format!(
+                "model file format {format} is newer than this mailtriage reads ({FORMAT}): \
+                 upgrade mailtriage"
+            )
+        } else {
+            format!(
+                "model file format {format} is older than this mailtriage reads ({FORMAT}): \
+                 retrain it with `mailtriage train`"
+            )
+        }));
+    }
+    if bytes.len() < r.at + 8 {
+        return Err(bad("model file is truncated"));
+    }
+    let (body, tail) = bytes.split_at(bytes.len() - 8);
+    let mut sum = [0u8; 8];
+    sum.copy_from_slice(tail);
+    let sum = u64::from_le_bytes(sum);
+    if xxh3_64(body) != sum {
+        return Err(bad(
+            "model file is corrupt or truncated (checksum mismatch)",
+        ));
+    }
+    let meta_len = r.u64()? as usize;
+    let meta: Meta = serde_json::from_slice(r.take(meta_len)?)
+        .map_err(|e| ModelError::File(format!("model metadata is not valid: {e}")))?;
+    meta.features.validate().map_err(ModelError::File)?;
+    let slots = meta.features.slots();
+    let mut heads = Vec::with_capacity(meta.heads.len());
+    for hm in meta.heads {
+        let k = hm.labels.len();
+        if k == 0 {
+            return Err(bad("a model head has no labels"));
+        }
+        let mut linear = LinearHead::new(slots, k);
+        for v in &mut linear.bias {
+            *v = r.f32()?;
+        }
+        for v in &mut linear.bias_g2 {
+            *v = r.f32()?;
+        }
+        let rows = r.u32()? as usize;
+        for _ in 0..rows {
+            let slot = r.u32()? as usize;
+            if slot >= slots {
+                return Err(bad("model row outside the feature space"));
+            }
+            for v in &mut linear.weights[slot * k..slot * k + k] {
+                *v = r.f32()?;
+            }
+            for v in &mut linear.weight_g2[slot * k..slot * k + k] {
+                *v = r.f32()?;
+            }
+        }
+        heads.push(Head {
+            name: hm.name,
+            labels: hm.labels,
+            temperature: hm.temperature,
+            threshold: hm.threshold,
+            validation: hm.validation,
+            linear,
+        });
+    }
+    if r.at != body.len() {
+        return Err(bad("model file has trailing bytes"));
+    }
+    Ok((
+        Model {
+            features: meta.features,
+            heads,
+            training: meta.training,
+            created_at: meta.created_at,
+            parent: meta.parent,
+        },
+        format!("{sum:016x}"),
+    ))
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], ModelError> {
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|&e| e <= self.bytes.len())
+            .ok_or_else(|| ModelError::File("model file is truncated".into()))?;
+        let out = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(out)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], ModelError> {
+        let mut out = [0u8; N];
+        out.copy_from_slice(self.take(N)?);
+        Ok(out)
+    }
+
+    fn u32(&mut self) -> Result<u32, ModelError> {
+        Ok(u32::from_le_bytes(self.array()?))
+    }
+
+    fn u64(&mut self) -> Result<u64, ModelError> {
+        Ok(u64::from_le_bytes(self.array()?))
+    }
+
+    fn f32(&mut self) -> Result<f32, ModelError> {
+        Ok(f32::from_le_bytes(self.array()?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::LearnRate;
+
+    fn small_model() -> Model {
+        let training = Training {
+            examples: 2,
+            data_fingerprint: "0".into(),
+            epochs: 1,
+            rate: LearnRate::default(),
+            seed: 1,
+            corrections: 0,
+        };
+        let mut m = Model::new(
+            FeatureConfig {
+                bits: 18,
+                ..FeatureConfig::default()
+            },
+            &[("label".into(), vec!["ham".into(), "spam".into()])],
+            training,
+        );
+        m.heads[0]
+            .linear
+            .update(&[(5, 1.0), (9, 0.5)], 1, &LearnRate::default());
+        m
+    }
+
+    #[test]
+    fn round_trip_is_exact_and_atomic() {
+        let model = small_model();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.mt");
+        let version = save(&model, &path).unwrap();
+        let (loaded, loaded_version) = load(&path).unwrap();
+        assert_eq!(loaded, model);
+        assert_eq!(version, loaded_version);
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp file left"
+        );
+    }
+
+    #[test]
+    fn bad_files_fail_with_reasons() {
+        let (bytes, _) = to_bytes(&small_model());
+        let err = |b: &[u8]| from_bytes(b).unwrap_err().to_string();
+        assert!(err(b"hello").contains("not a mailtriage model"));
+        assert!(err(&bytes[..bytes.len() - 3]).contains("corrupt or truncated"));
+        let mut newer = bytes.clone();
+        newer[MAGIC.len()..MAGIC.len() + 4].copy_from_slice(&2u32.to_le_bytes());
+        assert!(err(&newer).contains("newer than this mailtriage reads"));
+        let mut older = bytes.clone();
+        older[MAGIC.len()..MAGIC.len() + 4].copy_from_slice(&0u32.to_le_bytes());
+        assert!(err(&older).contains("retrain"));
+        let mut flipped = bytes;
+        let last = flipped.len() - 20;
+        flipped[last] ^= 1;
+        assert!(err(&flipped).contains("checksum"));
+    }
+}

@@ -1,0 +1,215 @@
+//! One head of a model: a multiclass linear classifier over hashed features, trained online
+//! with AdaGrad on the softmax cross-entropy, with L2 regularisation applied lazily to the
+//! weights an example touches.
+
+use serde::{Deserialize, Serialize};
+
+/// A sparse example: `(slot, value)` pairs.
+pub type Sparse = [(u32, f32)];
+
+/// How a head learns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LearnRate {
+    /// AdaGrad's base learning rate.
+    pub learning_rate: f32,
+    /// L2 penalty on the weights touched by each update.
+    pub l2: f32,
+}
+
+impl Default for LearnRate {
+    fn default() -> Self {
+        LearnRate {
+            learning_rate: 0.5,
+            l2: 1e-6,
+        }
+    }
+}
+
+/// A multiclass linear head: `classes` scores per slot, plus a bias per class, with the
+/// AdaGrad accumulators kept so that training can go on one example at a time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinearHead {
+    /// Number of classes.
+    pub classes: usize,
+    /// Weights, slot-major: `weights[slot * classes + class]`.
+    pub weights: Vec<f32>,
+    /// Bias per class.
+    pub bias: Vec<f32>,
+    /// Sum of squared gradients per weight (AdaGrad).
+    pub weight_g2: Vec<f32>,
+    /// Sum of squared gradients per bias.
+    pub bias_g2: Vec<f32>,
+}
+
+const EPSILON: f32 = 1e-8;
+
+impl LinearHead {
+    /// A zero head for `slots` slots and `classes` classes.
+    pub fn new(slots: usize, classes: usize) -> Self {
+        LinearHead {
+            classes,
+            weights: vec![0.0; slots * classes],
+            bias: vec![0.0; classes],
+            weight_g2: vec![0.0; slots * classes],
+            bias_g2: vec![0.0; classes],
+        }
+    }
+
+    /// The raw score of each class.
+    pub fn logits(&self, x: &Sparse) -> Vec<f32> {
+        let k = self.classes;
+        let mut out = self.bias.clone();
+        for &(slot, value) in x {
+            let row = slot as usize * k;
+            if let Some(w) = self.weights.get(row..row + k) {
+                for (o, w) in out.iter_mut().zip(w) {
+                    *o += w * value;
+                }
+            }
+        }
+        out
+    }
+
+    /// One AdaGrad step towards `label`; returns the loss before the step.
+    pub fn update(&mut self, x: &Sparse, label: usize, rate: &LearnRate) -> f32 {
+        let k = self.classes;
+        let probabilities = softmax(&self.logits(x), 1.0);
+        let loss = -probabilities
+            .get(label)
+            .copied()
+            .unwrap_or(0.0)
+            .max(1e-12)
+            .ln();
+        let gradient: Vec<f32> = probabilities
+            .iter()
+            .enumerate()
+            .map(|(c, p)| p - f32::from(u8::from(c == label)))
+            .collect();
+        for &(slot, value) in x {
+            let row = slot as usize * k;
+            if row + k > self.weights.len() {
+                continue;
+            }
+            let weights = &mut self.weights[row..row + k];
+            let g2s = &mut self.weight_g2[row..row + k];
+            for ((w, g2), grad) in weights.iter_mut().zip(g2s.iter_mut()).zip(&gradient) {
+                let g = grad * value + rate.l2 * *w;
+                *g2 += g * g;
+                *w -= rate.learning_rate * g / (g2.sqrt() + EPSILON);
+            }
+        }
+        for ((b, g2), &g) in self.bias.iter_mut().zip(&mut self.bias_g2).zip(&gradient) {
+            *g2 += g * g;
+            *b -= rate.learning_rate * g / (g2.sqrt() + EPSILON);
+        }
+        loss
+    }
+
+    /// Averages heads of the same shape (parameter mixing of shard models).
+    pub fn average(heads: &[&LinearHead]) -> Option<LinearHead> {
+        let first = heads.first()?;
+        if heads
+            .iter()
+            .any(|h| h.classes != first.classes || h.weights.len() != first.weights.len())
+        {
+            return None;
+        }
+        let n = heads.len() as f32;
+        let mean = |pick: fn(&LinearHead) -> &Vec<f32>| -> Vec<f32> {
+            let mut out = vec![0.0; pick(first).len()];
+            for h in heads {
+                for (o, v) in out.iter_mut().zip(pick(h)) {
+                    *o += v / n;
+                }
+            }
+            out
+        };
+        Some(LinearHead {
+            classes: first.classes,
+            weights: mean(|h| &h.weights),
+            bias: mean(|h| &h.bias),
+            weight_g2: mean(|h| &h.weight_g2),
+            bias_g2: mean(|h| &h.bias_g2),
+        })
+    }
+}
+
+/// Softmax of `logits / temperature`.
+pub fn softmax(logits: &[f32], temperature: f32) -> Vec<f32> {
+    let t = temperature.max(1e-3);
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exps: Vec<f32> = logits.iter().map(|l| ((l - max) / t).exp()).collect();
+    let sum: f32 = exps.iter().sum();
+    exps.into_iter().map(|e| e / sum).collect()
+}
+
+/// The temperature that minimises the negative log-likelihood of `labels` given `logits`
+/// (golden-section search over log T in [0.05, 20]): calibration on a validation split.
+pub fn fit_temperature(logits: &[Vec<f32>], labels: &[usize]) -> f32 {
+    if logits.is_empty() {
+        return 1.0;
+    }
+    let nll = |log_t: f64| -> f64 {
+        let t = log_t.exp() as f32;
+        logits
+            .iter()
+            .zip(labels)
+            .map(|(l, &y)| -f64::from(softmax(l, t).get(y).copied().unwrap_or(0.0).max(1e-12)).ln())
+            .sum()
+    };
+    let (mut lo, mut hi) = (0.05f64.ln(), 20f64.ln());
+    let ratio = (5f64.sqrt() - 1.0) / 2.0;
+    let mut a = hi - ratio * (hi - lo);
+    let mut b = lo + ratio * (hi - lo);
+    let (mut fa, mut fb) = (nll(a), nll(b));
+    for _ in 0..40 {
+        if fa < fb {
+            hi = b;
+            b = a;
+            fb = fa;
+            a = hi - ratio * (hi - lo);
+            fa = nll(a);
+        } else {
+            lo = a;
+            a = b;
+            fa = fb;
+            b = lo + ratio * (hi - lo);
+            fb = nll(b);
+        }
+    }
+    f64::midpoint(lo, hi).exp() as f32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn learns_a_separable_problem_and_averages() {
+        let mut head = LinearHead::new(16, 2);
+        let rate = LearnRate::default();
+        let a: Vec<(u32, f32)> = vec![(1, 1.0), (2, 0.5)];
+        let b: Vec<(u32, f32)> = vec![(3, 1.0), (2, 0.5)];
+        for _ in 0..50 {
+            head.update(&a, 0, &rate);
+            head.update(&b, 1, &rate);
+        }
+        assert!(softmax(&head.logits(&a), 1.0)[0] > 0.95);
+        assert!(softmax(&head.logits(&b), 1.0)[1] > 0.95);
+        let zero = LinearHead::new(16, 2);
+        let mean = LinearHead::average(&[&head, &zero]).unwrap();
+        assert!((mean.weights[2] - head.weights[2] / 2.0).abs() < 1e-6);
+        assert!(LinearHead::average(&[&head, &LinearHead::new(8, 2)]).is_none());
+    }
+
+    #[test]
+    fn temperature_fixes_overconfidence() {
+        // Logits that are right 75% of the time but claim ~99.99%: T must grow.
+        let logits: Vec<Vec<f32>> = (0..100).map(|_| vec![10.0, 0.0]).collect();
+        let labels: Vec<usize> = (0..100).map(|i| usize::from(i % 4 == 0)).collect();
+        let t = fit_temperature(&logits, &labels);
+        let p = softmax(&logits[0], t)[0];
+        assert!((p - 0.75).abs() < 0.02, "T {t} gives {p}");
+    }
+}
