@@ -14,6 +14,7 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod eval;
 pub mod features;
 pub mod ingest;
 pub mod model;
@@ -22,6 +23,7 @@ pub mod pipeline;
 pub mod privacy;
 pub mod quarantine;
 pub mod report;
+pub mod triage;
 
 pub use error::{Error, Result};
 pub use ingest::{Origin, RawMail, SourceSpec};

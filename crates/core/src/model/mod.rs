@@ -7,6 +7,7 @@
 
 pub mod file;
 pub mod linear;
+pub mod train;
 
 use serde::{Deserialize, Serialize};
 

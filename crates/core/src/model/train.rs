@@ -1,0 +1,162 @@
+//! Fitting a model: shuffled AdaGrad epochs over in-memory examples, a validation split
+//! carved from the training data by fingerprint (stable across runs and machines), and
+//! temperature calibration on that split.
+
+use serde::Serialize;
+
+use super::{linear, Model, SplitMix64};
+use crate::eval::{metrics, Metrics};
+
+/// One training message: its sparse features and, per head, its label index if it has one.
+#[derive(Debug, Clone)]
+pub struct Example {
+    /// `(slot, value)` pairs.
+    pub x: Vec<(u32, f32)>,
+    /// Per head, the label index (None: no label for that head).
+    pub labels: Vec<Option<usize>>,
+    /// The message's fingerprint (hex), which decides its split.
+    pub fingerprint: String,
+}
+
+/// Whether a message belongs to the validation split: a fixed share of fingerprints.
+pub fn is_validation(fingerprint: &str, share: f64) -> bool {
+    let h = xxhash_rust::xxh3::xxh3_64(fingerprint.as_bytes());
+    (h as f64 / u64::MAX as f64) < share
+}
+
+/// How a fit went, per head.
+#[derive(Debug, Clone, Serialize)]
+pub struct FitReport {
+    /// Examples trained on.
+    pub trained: usize,
+    /// Examples held out for validation.
+    pub validation: usize,
+    /// Per head: its validation figures (None when the split had no labelled example).
+    pub heads: Vec<Option<Metrics>>,
+}
+
+/// Trains `model` on `examples` for `model.training.epochs` shuffled passes, holding out a
+/// `validation_share` of them; calibrates each head's temperature on the held-out part and
+/// records its validation figures in the head.
+pub fn fit(
+    model: &mut Model,
+    examples: &[Example],
+    validation_share: f64,
+    mut on_epoch: impl FnMut(u32),
+) -> FitReport {
+    let (validation, train): (Vec<&Example>, Vec<&Example>) = examples
+        .iter()
+        .partition(|e| is_validation(&e.fingerprint, validation_share));
+    let mut order: Vec<usize> = (0..train.len()).collect();
+    let mut rng = SplitMix64(model.training.seed);
+    let rate = model.training.rate.clone();
+    for epoch in 0..model.training.epochs {
+        rng.shuffle(&mut order);
+        for &i in &order {
+            let example = train[i];
+            for (head, label) in model.heads.iter_mut().zip(&example.labels) {
+                if let Some(label) = label {
+                    head.linear.update(&example.x, *label, &rate);
+                }
+            }
+        }
+        on_epoch(epoch + 1);
+    }
+    model.training.examples = train.len() as u64;
+    let mut reports = Vec::new();
+    for (h, head) in model.heads.iter_mut().enumerate() {
+        let labelled: Vec<(&Example, usize)> = validation
+            .iter()
+            .filter_map(|e| e.labels.get(h).copied().flatten().map(|l| (*e, l)))
+            .collect();
+        if labelled.is_empty() {
+            reports.push(None);
+            continue;
+        }
+        let logits: Vec<Vec<f32>> = labelled
+            .iter()
+            .map(|(e, _)| head.linear.logits(&e.x))
+            .collect();
+        let truth: Vec<usize> = labelled.iter().map(|(_, l)| *l).collect();
+        head.temperature = linear::fit_temperature(&logits, &truth);
+        let pairs: Vec<(usize, usize)> = logits
+            .iter()
+            .zip(&truth)
+            .map(|(l, &t)| (t, argmax(l)))
+            .collect();
+        let m = metrics(&head.labels, &pairs);
+        head.validation = serde_json::to_value(&m).ok();
+        reports.push(Some(m));
+    }
+    FitReport {
+        trained: train.len(),
+        validation: validation.len(),
+        heads: reports,
+    }
+}
+
+/// Index of the largest value (the first, on ties).
+pub fn argmax(values: &[f32]) -> usize {
+    values
+        .iter()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
+            if v > best.1 {
+                (i, v)
+            } else {
+                best
+            }
+        })
+        .0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::FeatureConfig;
+    use crate::model::{LearnRate, Training};
+
+    #[test]
+    fn fit_learns_holds_out_and_is_deterministic() {
+        let examples: Vec<Example> = (0..400)
+            .map(|i| {
+                let label = i % 2;
+                Example {
+                    x: vec![(label as u32 * 7 + 1, 1.0), ((i % 13) as u32 + 100, 0.3)],
+                    labels: vec![Some(label)],
+                    fingerprint: format!("{i:032x}"),
+                }
+            })
+            .collect();
+        let training = Training {
+            examples: 0,
+            data_fingerprint: String::new(),
+            epochs: 3,
+            rate: LearnRate::default(),
+            seed: 42,
+            corrections: 0,
+        };
+        let heads = [("label".to_string(), vec!["a".to_string(), "b".to_string()])];
+        let config = FeatureConfig {
+            bits: 18,
+            ..FeatureConfig::default()
+        };
+        let mut one = Model::new(config.clone(), &heads, training.clone());
+        let mut two = Model::new(config, &heads, training);
+        let mut epochs = 0;
+        let report = fit(&mut one, &examples, 0.2, |e| epochs = e);
+        fit(&mut two, &examples, 0.2, |_| {});
+        assert_eq!(epochs, 3);
+        assert!(
+            report.validation > 40 && report.validation < 120,
+            "{}",
+            report.validation
+        );
+        assert_eq!(report.trained + report.validation, 400);
+        assert!(report.heads[0].as_ref().unwrap().accuracy > 0.99);
+        assert_eq!(
+            one.heads[0].linear, two.heads[0].linear,
+            "same seed, same model"
+        );
+    }
+}
