@@ -30,6 +30,10 @@ enum Command {
     Parse(commands::parse::Args),
     /// Profile a corpus: counts, sizes, charsets, defects, parts and attachment types.
     Stats(commands::stats::Args),
+    /// Learn a model from labelled mail.
+    Train(commands::train::Args),
+    /// Write a decision per message with a trained model.
+    Classify(commands::classify::Args),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +41,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Parse(args) => commands::parse::run(&args),
         Command::Stats(args) => commands::stats::run(&args),
+        Command::Train(args) => commands::train::run(&args),
+        Command::Classify(args) => commands::classify::run(&args),
     };
     match result {
         Ok(code) => code,

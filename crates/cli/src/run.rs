@@ -18,12 +18,12 @@ use serde::Serialize;
 use crate::exit::{Code, Failure};
 
 /// Flags shared by the commands that read mail.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct InputArgs {
     /// A source: mbox:PATH, maildir:PATH, eml:PATH (a folder tree or one file), jsonl:PATH,
     /// or - for stdin (JSONL, mbox or one message, told by its first bytes). A bare path is
     /// detected. Repeat the flag to read several sources in turn.
-    #[arg(long = "input", short = 'i', required = true, value_name = "SRC")]
+    #[arg(long = "input", short = 'i', value_name = "SRC")]
     pub inputs: Vec<String>,
     /// Worker threads; 0 uses every core.
     #[arg(long, default_value_t = 0, value_name = "N")]
@@ -97,6 +97,14 @@ impl Iterator for Inputs {
 }
 
 fn inputs(args: &InputArgs) -> Result<Inputs, Failure> {
+    if args.inputs.is_empty() {
+        return Err(Failure::new(
+            Code::Usage,
+            anyhow::anyhow!(
+                "no input: give --input SRC (mbox:PATH, maildir:PATH, eml:PATH, jsonl:PATH or -)"
+            ),
+        ));
+    }
     let specs = args
         .inputs
         .iter()
@@ -209,7 +217,7 @@ impl Run<'_> {
     pub fn execute<A, F, S>(&self, per_email: F, mut sink: S) -> Result<RunReport, Failure>
     where
         A: Default + Send,
-        F: Fn(&Email, &mut A, &mut Vec<u8>) -> serde_json::Result<()> + Sync,
+        F: Fn(Email, &mut A, &mut Vec<u8>) -> serde_json::Result<()> + Sync,
         S: FnMut(&[u8], A) -> anyhow::Result<()>,
     {
         let args = self.args;
@@ -249,7 +257,7 @@ impl Run<'_> {
                 match parsed {
                     Ok(email) => {
                         out.summary.add_email(&email);
-                        per_email(&email, &mut out.acc, &mut out.records)?;
+                        per_email(email, &mut out.acc, &mut out.records)?;
                     }
                     Err(record) => {
                         out.summary.add_quarantine(&record);

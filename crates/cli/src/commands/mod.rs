@@ -1,4 +1,6 @@
 //! One module per subcommand.
 
+pub mod classify;
 pub mod parse;
 pub mod stats;
+pub mod train;

@@ -52,7 +52,7 @@ pub fn run(args: &Args) -> Result<ExitCode, Failure> {
         default_quarantine: Some(default_quarantine),
     };
     let result = run.execute(
-        |email, (): &mut (), out| write_json_line(out, email),
+        |email, (): &mut (), out| write_json_line(out, &email),
         |records, ()| {
             writer
                 .write_all(records)

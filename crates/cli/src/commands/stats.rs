@@ -41,7 +41,7 @@ pub fn run(args: &Args) -> Result<ExitCode, Failure> {
     };
     let report = run.execute(
         |email, acc: &mut CorpusProfile, _| {
-            acc.add_email(email);
+            acc.add_email(&email);
             Ok(())
         },
         |_, acc| {

@@ -1,0 +1,282 @@
+//! `mailtriage train`: learn a model from labelled mail.
+//!
+//! Labels come from where users keep them: a JSONL field (`--label-field queue`), the
+//! Maildir folder (`--label-field folder`), or one source per label (`--label spam=SRC`).
+//! Each `--label-field` is a head of its own. Messages are parsed, redacted and turned into
+//! features on every core; the model is then fitted on them, sorted by fingerprint so that
+//! the same data gives the same model whatever order the sources were read in.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{anyhow, Context};
+use mailtriage_core::features::{self, FeatureConfig};
+use mailtriage_core::model::train::{fit, Example};
+use mailtriage_core::model::{self, file, LearnRate, Model, Training};
+use mailtriage_core::{privacy, Email};
+
+use crate::exit::{Code, Failure};
+use crate::run::{finish, InputArgs, Run};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// A label field: a JSONL field name, or `folder` for the Maildir folder. Repeat for
+    /// several heads (each named after its field).
+    #[arg(long = "label-field", value_name = "F")]
+    pub label_fields: Vec<String>,
+    /// A whole source carries one label: `--label spam=mbox:spam.mbox`. Repeatable; these
+    /// sources replace --input, and train the head named by --head (default `label`).
+    #[arg(long = "label", value_name = "LABEL=SRC")]
+    pub labels: Vec<String>,
+    /// The head's name for --label sources, or a new name for the first --label-field.
+    #[arg(long)]
+    pub head: Option<String>,
+    /// Where to write the model.
+    #[arg(long, value_name = "PATH")]
+    pub out: PathBuf,
+    /// Passes over the training data.
+    #[arg(long, default_value_t = 5)]
+    pub epochs: u32,
+    /// log2 of the feature slots (18 to 24).
+    #[arg(long, default_value_t = 20)]
+    pub bits: u8,
+    /// Leave out pairs of adjacent words.
+    #[arg(long)]
+    pub no_bigrams: bool,
+    /// AdaGrad's learning rate.
+    #[arg(long, default_value_t = 0.5)]
+    pub learning_rate: f32,
+    /// L2 penalty.
+    #[arg(long, default_value_t = 1e-6)]
+    pub l2: f32,
+    /// Seed of the shuffles.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Share of the training data held out to validate and calibrate.
+    #[arg(long, default_value_t = 0.1)]
+    pub validation: f64,
+}
+
+/// One message as training reads it: features, labels per head, fingerprint.
+struct Labelled {
+    x: Vec<(u32, f32)>,
+    labels: Vec<Option<String>>,
+    fingerprint: String,
+}
+
+fn label_of(email: &Email, field: &str) -> Option<String> {
+    if field == "folder" {
+        return email.folder.clone();
+    }
+    match email.fields.as_ref()?.get(field)? {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+pub fn run(args: &Args) -> Result<ExitCode, Failure> {
+    let usage = |msg: String| Failure::new(Code::Usage, anyhow!(msg));
+    let config = FeatureConfig {
+        bits: args.bits,
+        bigrams: !args.no_bigrams,
+        ..FeatureConfig::default()
+    };
+    config.validate().map_err(usage)?;
+    if args.label_fields.is_empty() && args.labels.is_empty() {
+        return Err(usage(
+            "say where the labels are: --label-field FIELD (a JSONL field, or `folder`) or \
+             --label LABEL=SRC"
+                .into(),
+        ));
+    }
+    if !args.labels.is_empty() && (!args.label_fields.is_empty() || !args.input.inputs.is_empty()) {
+        return Err(usage(
+            "--label LABEL=SRC names its own sources: give it without --input and --label-field"
+                .into(),
+        ));
+    }
+    let mut head_names: Vec<String> = if args.labels.is_empty() {
+        args.label_fields.clone()
+    } else {
+        vec!["label".into()]
+    };
+    if let Some(name) = &args.head {
+        head_names[0] = name.clone();
+    }
+
+    // Read every source: parse, redact and extract on the workers.
+    let mut rows: Vec<Labelled> = Vec::new();
+    let mut unlabelled = 0u64;
+    let mut reports = Vec::new();
+    let mut read_source = |input: &InputArgs, fixed: Option<&str>| -> Result<(), Failure> {
+        let run = Run {
+            args: input,
+            default_quarantine: Some(args.out.with_extension("quarantine.jsonl")),
+        };
+        let fields = &args.label_fields;
+        let report = run.execute(
+            |email, acc: &mut Vec<Labelled>, _| {
+                let labels: Vec<Option<String>> = match fixed {
+                    Some(label) => vec![Some(label.to_string())],
+                    None => fields.iter().map(|f| label_of(&email, f)).collect(),
+                };
+                let fingerprint = email.fingerprint.clone();
+                let redacted = privacy::redact(email);
+                let x = model::sparse(&features::extract(&redacted, &config));
+                acc.push(Labelled {
+                    x,
+                    labels,
+                    fingerprint,
+                });
+                Ok(())
+            },
+            |_, batch| {
+                for row in batch {
+                    if row.labels.iter().all(Option::is_none) {
+                        unlabelled += 1;
+                    } else {
+                        rows.push(row);
+                    }
+                }
+                Ok(())
+            },
+        )?;
+        reports.push(report);
+        Ok(())
+    };
+    if args.labels.is_empty() {
+        read_source(&args.input, None)?;
+    } else {
+        for pair in &args.labels {
+            let (label, source) = pair
+                .split_once('=')
+                .filter(|(l, s)| !l.is_empty() && !s.is_empty())
+                .ok_or_else(|| {
+                    usage(format!(
+                        "`--label {pair}`: give it as LABEL=SRC, as in spam=mbox:spam.mbox"
+                    ))
+                })?;
+            let input = InputArgs {
+                inputs: vec![source.to_string()],
+                ..args.input.clone()
+            };
+            read_source(&input, Some(label))?;
+        }
+    }
+    if rows.is_empty() {
+        return Err(Failure::new(
+            Code::Input,
+            anyhow!("no labelled message found: check --label-field (fields present in the input?) or --label"),
+        ));
+    }
+
+    // The same data gives the same model, whatever order it was read in.
+    rows.sort_by(|a, b| {
+        a.fingerprint
+            .cmp(&b.fingerprint)
+            .then_with(|| a.labels.cmp(&b.labels))
+    });
+    let label_sets: Vec<Vec<String>> = (0..head_names.len())
+        .map(|h| {
+            rows.iter()
+                .filter_map(|r| r.labels[h].clone())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect()
+        })
+        .collect();
+    for (name, labels) in head_names.iter().zip(&label_sets) {
+        if labels.len() < 2 {
+            return Err(Failure::new(
+                Code::Input,
+                anyhow!(
+                    "head `{name}` has {} label(s) in the data; a classifier needs two or more",
+                    labels.len()
+                ),
+            ));
+        }
+    }
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    let examples: Vec<Example> = rows
+        .into_iter()
+        .map(|r| {
+            hasher.update(r.fingerprint.as_bytes());
+            let labels = r
+                .labels
+                .iter()
+                .zip(&label_sets)
+                .map(|(l, set)| {
+                    l.as_ref().and_then(|l| {
+                        hasher.update(l.as_bytes());
+                        set.iter().position(|s| s == l)
+                    })
+                })
+                .collect();
+            Example {
+                x: r.x,
+                labels,
+                fingerprint: r.fingerprint,
+            }
+        })
+        .collect();
+    let training = Training {
+        examples: examples.len() as u64,
+        data_fingerprint: format!("{:016x}", hasher.digest()),
+        epochs: args.epochs,
+        rate: LearnRate {
+            learning_rate: args.learning_rate,
+            l2: args.l2,
+        },
+        seed: args.seed,
+        corrections: 0,
+    };
+    let heads: Vec<(String, Vec<String>)> = head_names.into_iter().zip(label_sets).collect();
+    let mut model = Model::new(config, &heads, training);
+    let quiet = args.input.quiet;
+    let started = std::time::Instant::now();
+    let fit_report = fit(&mut model, &examples, args.validation, |epoch| {
+        if !quiet {
+            eprintln!("mailtriage: epoch {epoch}/{} done", args.epochs);
+        }
+    });
+    let fit_seconds = started.elapsed().as_secs_f64();
+    let version = file::save(&model, &args.out)
+        .with_context(|| format!("cannot write the model to {}", args.out.display()))
+        .map_err(|e| Failure::new(Code::Output, e))?;
+
+    println!(
+        "trained on {} messages ({} held out for validation, {} without a label skipped) in {:.2} s: {} model {}",
+        fit_report.trained,
+        fit_report.validation,
+        unlabelled,
+        fit_seconds,
+        args.out.display(),
+        version
+    );
+    for (head, metrics) in model.heads.iter().zip(&fit_report.heads) {
+        match metrics {
+            None => println!("head {}: no labelled validation message", head.name),
+            Some(m) => {
+                println!(
+                    "head {}: validation accuracy {:.4}, macro-F1 {:.4}, temperature {:.3} (n = {})",
+                    head.name, m.accuracy, m.macro_f1, head.temperature, m.n
+                );
+                for c in &m.classes {
+                    println!(
+                        "  {:<20} precision {:.4}  recall {:.4}  F1 {:.4}  support {}",
+                        c.label, c.precision, c.recall, c.f1, c.support
+                    );
+                }
+            }
+        }
+    }
+    let last = reports
+        .last()
+        .ok_or_else(|| Failure::new(Code::Internal, anyhow!("no run report")))?;
+    Ok(finish(&args.input, last))
+}

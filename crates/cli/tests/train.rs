@@ -1,0 +1,267 @@
+//! End-to-end: train on labelled fixtures in each way labels are kept, then classify.
+#![allow(clippy::unwrap_used)] // A test that cannot set up should stop loudly.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_mailtriage"))
+}
+
+/// The golden fixtures with a label: the spam- and phishing-shaped ones are `spam`.
+fn labelled() -> Vec<(String, Vec<u8>, &'static str)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/tests/golden");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            let name = p.file_stem().unwrap().to_string_lossy().into_owned();
+            let label = if name.contains("spam") || name.contains("phishing") {
+                "spam"
+            } else {
+                "ham"
+            };
+            (name, std::fs::read(&p).unwrap(), label)
+        })
+        .collect()
+}
+
+fn write_jsonl(path: &Path, rows: &[(String, Vec<u8>, &str)]) {
+    use base64::Engine;
+    let mut out = String::new();
+    for (id, bytes, label) in rows {
+        let mut record = serde_json::json!({"id": id, "label": label, "queue": if label == &"spam" { "junk" } else { "inbox" }});
+        match std::str::from_utf8(bytes) {
+            Ok(text) => record["raw"] = text.into(),
+            Err(_) => {
+                record["raw_base64"] = base64::engine::general_purpose::STANDARD
+                    .encode(bytes)
+                    .into();
+            }
+        }
+        out.push_str(&record.to_string());
+        out.push('\n');
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+fn decisions(stdout: &[u8]) -> Vec<Value> {
+    stdout
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn train_on_fields_then_classify_with_reasons() {
+    let rows = labelled();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("train.jsonl");
+    write_jsonl(&data, &rows);
+    let model = dir.path().join("m.mt");
+    let out = bin()
+        .args([
+            "train",
+            "-i",
+            data.to_str().unwrap(),
+            "--label-field",
+            "label",
+            "--label-field",
+            "queue",
+        ])
+        .args([
+            "--bits",
+            "18",
+            "--epochs",
+            "8",
+            "--validation",
+            "0",
+            "-q",
+            "--out",
+        ])
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("trained on {} messages", rows.len())),
+        "{text}"
+    );
+
+    let out = bin()
+        .args([
+            "classify",
+            "--model",
+            model.to_str().unwrap(),
+            "-i",
+            data.to_str().unwrap(),
+            "-q",
+            "--ordered",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let decisions = decisions(&out.stdout);
+    assert_eq!(decisions.len(), rows.len());
+    // Trained on the same messages: it must reproduce their labels.
+    for (d, (id, _, label)) in decisions.iter().zip(&rows) {
+        assert_eq!(d["id"], id.as_str());
+        let heads = d["heads"].as_array().unwrap();
+        assert_eq!(heads.len(), 2);
+        assert_eq!(heads[0]["head"], "label");
+        assert_eq!(heads[0]["label"], *label, "{id}");
+        assert_eq!(
+            heads[1]["label"],
+            if *label == "spam" { "junk" } else { "inbox" }
+        );
+        let p = heads[0]["probability"].as_f64().unwrap();
+        assert!(p > 0.5 && p <= 1.0);
+        assert_eq!(heads[0]["alternatives"].as_array().unwrap().len(), 1);
+        assert!(!heads[0]["reasons"].as_array().unwrap().is_empty());
+        assert!(d["model_version"].as_str().unwrap().len() == 16);
+    }
+}
+
+#[test]
+fn labels_from_sources_and_from_maildir_folders() {
+    let rows = labelled();
+    let dir = tempfile::tempdir().unwrap();
+    let (spam, ham): (Vec<_>, Vec<_>) = rows.iter().partition(|r| r.2 == "spam");
+    // One source per label.
+    let spam_dir = dir.path().join("spam");
+    let ham_dir = dir.path().join("ham");
+    for (d, set) in [(&spam_dir, &spam), (&ham_dir, &ham)] {
+        std::fs::create_dir_all(d).unwrap();
+        for (id, bytes, _) in set {
+            std::fs::write(d.join(format!("{id}.eml")), bytes).unwrap();
+        }
+    }
+    let model = dir.path().join("by-source.mt");
+    let out = bin()
+        .args([
+            "train",
+            "--head",
+            "verdict",
+            "-q",
+            "--bits",
+            "18",
+            "--validation",
+            "0",
+        ])
+        .arg(format!("--label=spam=eml:{}", spam_dir.display()))
+        .arg(format!("--label=ham=eml:{}", ham_dir.display()))
+        .arg("--out")
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = bin()
+        .args(["classify", "--model", model.to_str().unwrap(), "-q", "-i"])
+        .arg(format!("eml:{}", spam_dir.display()))
+        .output()
+        .unwrap();
+    let spam_decisions = decisions(&out.stdout);
+    assert_eq!(spam_decisions.len(), spam.len());
+    assert!(spam_decisions
+        .iter()
+        .all(|d| d["heads"][0]["head"] == "verdict" && d["heads"][0]["label"] == "spam"));
+
+    // Maildir folders as labels.
+    let maildir = dir.path().join("Mail");
+    for (id, bytes, label) in &rows {
+        let cur = maildir
+            .join(if *label == "spam" { ".Junk" } else { "Support" })
+            .join("cur");
+        std::fs::create_dir_all(&cur).unwrap();
+        std::fs::write(cur.join(format!("{id}:2,S")), bytes).unwrap();
+    }
+    let model = dir.path().join("by-folder.mt");
+    let out = bin()
+        .args([
+            "train",
+            "-q",
+            "--bits",
+            "18",
+            "--validation",
+            "0",
+            "--label-field",
+            "folder",
+            "-i",
+        ])
+        .arg(format!("maildir:{}", maildir.display()))
+        .arg("--out")
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = bin()
+        .args(["classify", "--model", model.to_str().unwrap(), "-q", "-i"])
+        .arg(format!("maildir:{}", maildir.display()))
+        .output()
+        .unwrap();
+    for d in decisions(&out.stdout) {
+        let label = d["heads"][0]["label"].as_str().unwrap();
+        assert!(label == "Junk" || label == "Support");
+        assert_eq!(d["heads"][0]["head"], "folder");
+    }
+}
+
+#[test]
+fn training_without_labels_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("x.jsonl");
+    std::fs::write(&data, "{\"id\":\"1\",\"raw\":\"Subject: a\\n\\nb\\n\"}\n").unwrap();
+    let out = bin()
+        .args([
+            "train",
+            "-i",
+            data.to_str().unwrap(),
+            "--out",
+            "/tmp/never.mt",
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--label-field"));
+    let out = bin()
+        .args([
+            "train",
+            "-i",
+            data.to_str().unwrap(),
+            "--label-field",
+            "label",
+            "--out",
+            "/tmp/never.mt",
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no labelled message"));
+}
