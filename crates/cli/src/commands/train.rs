@@ -106,7 +106,7 @@ pub fn run(args: &Args) -> Result<ExitCode, Failure> {
         vec!["label".into()]
     };
     if let Some(name) = &args.head {
-        head_names[0] = name.clone();
+        head_names[0].clone_from(name);
     }
 
     // Read every source: parse, redact and extract on the workers.
