@@ -5,6 +5,8 @@
 
 mod commands;
 mod exit;
+mod labels;
+mod report;
 mod run;
 
 use std::process::ExitCode;
@@ -34,6 +36,8 @@ enum Command {
     Train(commands::train::Args),
     /// Write a decision per message with a trained model.
     Classify(commands::classify::Args),
+    /// Measure a model on labelled mail: accuracy, F1, calibration, coverage.
+    Eval(commands::eval::Args),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +47,7 @@ fn main() -> ExitCode {
         Command::Stats(args) => commands::stats::run(&args),
         Command::Train(args) => commands::train::run(&args),
         Command::Classify(args) => commands::classify::run(&args),
+        Command::Eval(args) => commands::eval::run(&args),
     };
     match result {
         Ok(code) => code,

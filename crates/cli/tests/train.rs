@@ -265,3 +265,106 @@ fn training_without_labels_says_what_to_do() {
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no labelled message"));
 }
+
+#[test]
+fn eval_reports_metrics_coverage_and_html() {
+    let rows = labelled();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d.jsonl");
+    write_jsonl(&data, &rows);
+    let model = dir.path().join("m.mt");
+    let out = bin()
+        .args([
+            "train",
+            "-i",
+            data.to_str().unwrap(),
+            "--label-field",
+            "label",
+            "--bits",
+            "18",
+            "--validation",
+            "0",
+            "-q",
+            "--out",
+        ])
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let report = dir.path().join("r.html");
+    let out = bin()
+        .args([
+            "eval",
+            "--model",
+            model.to_str().unwrap(),
+            "-i",
+            data.to_str().unwrap(),
+            "--label-field",
+            "label",
+            "--json",
+            "-q",
+            "--report",
+        ])
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let head = &json["heads"][0];
+    assert_eq!(head["head"], "label");
+    assert_eq!(head["n"], rows.len());
+    assert!(head["accuracy"].as_f64().unwrap() > 0.9);
+    assert!(head["ece"].as_f64().unwrap() >= 0.0);
+    assert_eq!(head["coverage"].as_array().unwrap().len(), 3);
+    assert_eq!(head["confusion"].as_array().unwrap().len(), 2);
+    let html = std::fs::read_to_string(&report).unwrap();
+    for part in [
+        "<svg",
+        "Confusion matrix",
+        "Precision against coverage",
+        "Reliability diagram",
+    ] {
+        assert!(html.contains(part), "report lacks {part}");
+    }
+
+    let text = bin()
+        .args([
+            "eval",
+            "--model",
+            model.to_str().unwrap(),
+            "-i",
+            data.to_str().unwrap(),
+            "--label-field",
+            "label",
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("macro-F1") && text.contains("confusion") && text.contains("precision:"),
+        "{text}"
+    );
+
+    let wrong_head = bin()
+        .args([
+            "eval",
+            "--model",
+            model.to_str().unwrap(),
+            "-i",
+            data.to_str().unwrap(),
+            "--label-field",
+            "queue",
+            "--head",
+            "nope",
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(wrong_head.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&wrong_head.stderr).contains("its heads: label"));
+}

@@ -14,9 +14,10 @@ use anyhow::{anyhow, Context};
 use mailtriage_core::features::{self, FeatureConfig};
 use mailtriage_core::model::train::{fit, Example};
 use mailtriage_core::model::{self, file, LearnRate, Model, Training};
-use mailtriage_core::{privacy, Email};
+use mailtriage_core::privacy;
 
 use crate::exit::{Code, Failure};
+use crate::labels::label_of;
 use crate::run::{finish, InputArgs, Run};
 
 #[derive(Debug, clap::Args)]
@@ -65,18 +66,6 @@ struct Labelled {
     x: Vec<(u32, f32)>,
     labels: Vec<Option<String>>,
     fingerprint: String,
-}
-
-fn label_of(email: &Email, field: &str) -> Option<String> {
-    if field == "folder" {
-        return email.folder.clone();
-    }
-    match email.fields.as_ref()?.get(field)? {
-        serde_json::Value::String(s) => Some(s.clone()),
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        serde_json::Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
 }
 
 pub fn run(args: &Args) -> Result<ExitCode, Failure> {

@@ -1,5 +1,11 @@
 //! Measuring a head: accuracy, macro-F1, per-class precision/recall/F1 and the confusion
-//! matrix, from pairs of (true, predicted) label indices.
+//! matrix, from pairs of (true, predicted) label indices; and, from the confidence of each
+//! decision, calibration (ECE, reliability) and coverage: how much mail can be decided
+//! automatically at a given precision, the rest going to review.
+
+mod confidence;
+
+pub use confidence::{coverage, coverage_at, reliability, Bin, CoveragePoint, Judged};
 
 use serde::Serialize;
 
