@@ -38,6 +38,10 @@ enum Command {
     Classify(commands::classify::Args),
     /// Measure a model on labelled mail: accuracy, F1, calibration, coverage.
     Eval(commands::eval::Args),
+    /// Update a model from reviewers' corrections, each learned once.
+    Learn(commands::learn::Args),
+    /// Set per-head review thresholds for a target precision on labelled mail.
+    Thresholds(commands::thresholds::Args),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +52,8 @@ fn main() -> ExitCode {
         Command::Train(args) => commands::train::run(&args),
         Command::Classify(args) => commands::classify::run(&args),
         Command::Eval(args) => commands::eval::run(&args),
+        Command::Learn(args) => commands::learn::run(&args),
+        Command::Thresholds(args) => commands::thresholds::run(&args),
     };
     match result {
         Ok(code) => code,

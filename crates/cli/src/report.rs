@@ -183,8 +183,8 @@ fn coverage_plot(out: &mut String, h: &HeadReport) {
         points.join(" ")
     );
     for c in &h.coverage {
-        if c.threshold.is_some() {
-            let (x, y) = to_xy(c.coverage, c.target_precision, y0);
+        if let Some(precision) = c.precision {
+            let (x, y) = to_xy(c.coverage, precision, y0);
             let _ = write!(
                 out,
                 "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"4\" fill=\"#d9534f\"><title>{:.1}% precision: {:.1}% automatic</title></circle>",

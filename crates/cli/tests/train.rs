@@ -368,3 +368,144 @@ fn eval_reports_metrics_coverage_and_html() {
     assert_eq!(wrong_head.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&wrong_head.stderr).contains("its heads: label"));
 }
+
+#[test]
+fn learn_applies_each_correction_once_and_thresholds_set_review() {
+    let rows = labelled();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d.jsonl");
+    write_jsonl(&data, &rows);
+    let model = dir.path().join("m.mt");
+    assert!(bin()
+        .args([
+            "train",
+            "-i",
+            data.to_str().unwrap(),
+            "--label-field",
+            "label",
+            "--bits",
+            "18",
+            "--validation",
+            "0",
+            "--epochs",
+            "1",
+            "-q",
+            "--out"
+        ])
+        .arg(&model)
+        .status()
+        .unwrap()
+        .success());
+    // Corrections: every message relabelled the other way round, so learning must move them.
+    let flipped: Vec<(String, Vec<u8>, &str)> = rows
+        .iter()
+        .take(5)
+        .map(|(id, b, l)| {
+            (
+                id.clone(),
+                b.clone(),
+                if *l == "spam" { "ham" } else { "spam" },
+            )
+        })
+        .collect();
+    let feedback = dir.path().join("corrections.jsonl");
+    write_jsonl(&feedback, &flipped);
+    let m2 = dir.path().join("m2.mt");
+    let out = bin()
+        .args([
+            "learn",
+            "--model",
+            model.to_str().unwrap(),
+            "--feedback",
+            feedback.to_str().unwrap(),
+            "--epochs",
+            "20",
+            "-q",
+            "--out",
+        ])
+        .arg(&m2)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("learned 5 correction(s), 0 already learned")
+    );
+    let classify = |m: &Path| {
+        let out = bin()
+            .args([
+                "classify",
+                "--model",
+                m.to_str().unwrap(),
+                "-i",
+                feedback.to_str().unwrap(),
+                "-q",
+                "--ordered",
+            ])
+            .output()
+            .unwrap();
+        decisions(&out.stdout)
+            .iter()
+            .map(|d| d["heads"][0]["label"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let wanted: Vec<String> = flipped.iter().map(|r| r.2.to_string()).collect();
+    assert_eq!(classify(&m2), wanted, "the corrections were learned");
+
+    // The same corrections again: nothing is learned, the weights do not move.
+    let m3 = dir.path().join("m3.mt");
+    let out = bin()
+        .args([
+            "learn",
+            "--model",
+            m2.to_str().unwrap(),
+            "--feedback",
+            feedback.to_str().unwrap(),
+            "-q",
+            "--out",
+        ])
+        .arg(&m3)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("learned 0 correction(s), 5 already learned")
+    );
+
+    // Thresholds: with an unreachable target every message goes to review.
+    let out = bin()
+        .args([
+            "thresholds",
+            "--model",
+            m3.to_str().unwrap(),
+            "-i",
+            data.to_str().unwrap(),
+            "--target-precision",
+            "1.0",
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = bin()
+        .args([
+            "classify",
+            "--model",
+            m3.to_str().unwrap(),
+            "-i",
+            data.to_str().unwrap(),
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    let all = decisions(&out.stdout);
+    let reviewed = all.iter().filter(|d| d["review"] == true).count();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(reviewed > 0, "{text}");
+}

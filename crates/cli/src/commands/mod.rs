@@ -2,6 +2,8 @@
 
 pub mod classify;
 pub mod eval;
+pub mod learn;
 pub mod parse;
 pub mod stats;
+pub mod thresholds;
 pub mod train;

@@ -36,6 +36,8 @@ struct Meta {
     features: FeatureConfig,
     training: Training,
     heads: Vec<HeadMeta>,
+    #[serde(default)]
+    learned: Vec<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -67,6 +69,7 @@ pub fn to_bytes(model: &Model) -> (Vec<u8>, String) {
                 validation: h.validation.clone(),
             })
             .collect(),
+        learned: model.learned.iter().cloned().collect(),
     };
     let json = serde_json::to_vec(&meta).unwrap_or_default();
     let mut out = Vec::with_capacity(1 << 20);
@@ -229,6 +232,7 @@ pub fn from_bytes(bytes: &[u8]) -> Result<(Model, String), ModelError> {
             training: meta.training,
             created_at: meta.created_at,
             parent: meta.parent,
+            learned: meta.learned.into_iter().collect(),
         },
         format!("{sum:016x}"),
     ))

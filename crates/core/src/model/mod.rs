@@ -9,6 +9,8 @@ pub mod file;
 pub mod linear;
 pub mod train;
 
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Serialize};
 
 use crate::features::{FeatureConfig, Features};
@@ -83,6 +85,9 @@ pub struct Model {
     pub created_at: String,
     /// The version it was derived from (`learn`, `merge`), if any.
     pub parent: Option<String>,
+    /// The learn-cache: keys (`fingerprint head label`) of corrections already learned, so
+    /// that a correction given twice is learned once (as rspamd's learn cache does).
+    pub learned: BTreeSet<String>,
 }
 
 /// One head's probabilities, highest first.
@@ -147,7 +152,36 @@ impl Model {
             training,
             created_at: now_rfc3339(),
             parent: None,
+            learned: BTreeSet::new(),
         }
+    }
+
+    /// Learns one correction for head `head` unless it was learned before; returns whether it
+    /// was learned now. `epochs` repeats the update for this correction.
+    pub fn learn(
+        &mut self,
+        fingerprint: &str,
+        head: usize,
+        label: usize,
+        x: &Sparse,
+        epochs: u32,
+    ) -> bool {
+        let Some(h) = self.heads.get_mut(head) else {
+            return false;
+        };
+        let Some(label_name) = h.labels.get(label) else {
+            return false;
+        };
+        let key = format!("{fingerprint} {} {label_name}", h.name);
+        if !self.learned.insert(key) {
+            return false;
+        }
+        let rate = self.training.rate.clone();
+        for _ in 0..epochs.max(1) {
+            h.linear.update(x, label, &rate);
+        }
+        self.training.corrections += 1;
+        true
     }
 
     /// Scores a message on every head.
@@ -306,6 +340,38 @@ mod tests {
         assert_ne!(a, (0..10).collect::<Vec<_>>());
         // SplitMix64's published first output for seed 0.
         assert_eq!(SplitMix64(0).next_u64(), 0xe220_a839_7b1d_cdaf);
+    }
+
+    #[test]
+    fn a_correction_is_learned_once() {
+        let training = Training {
+            examples: 0,
+            data_fingerprint: String::new(),
+            epochs: 1,
+            rate: LearnRate::default(),
+            seed: 1,
+            corrections: 0,
+        };
+        let config = FeatureConfig {
+            bits: 18,
+            ..FeatureConfig::default()
+        };
+        let mut model = Model::new(
+            config,
+            &[("label".into(), vec!["ham".into(), "spam".into()])],
+            training,
+        );
+        let x = [(3, 1.0)];
+        assert!(model.learn("f1", 0, 1, &x, 2));
+        let after_first = model.heads[0].linear.clone();
+        assert!(!model.learn("f1", 0, 1, &x, 2), "same correction again");
+        assert_eq!(model.heads[0].linear, after_first);
+        assert!(
+            model.learn("f1", 0, 0, &x, 1),
+            "a different label is a new correction"
+        );
+        assert!(!model.learn("f2", 0, 5, &x, 1), "unknown label index");
+        assert_eq!(model.training.corrections, 2);
     }
 
     #[test]
