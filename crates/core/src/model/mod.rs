@@ -232,6 +232,11 @@ impl Model {
             })
             .filter(|(c, _)| *c > 0.0)
             .collect();
+        // Only the top k are named: select them, then order those few.
+        if contributions.len() > k && k > 0 {
+            contributions.select_nth_unstable_by(k - 1, |a, b| b.0.total_cmp(&a.0));
+            contributions.truncate(k);
+        }
         contributions.sort_by(|a, b| b.0.total_cmp(&a.0));
         contributions
             .into_iter()
