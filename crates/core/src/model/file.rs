@@ -287,6 +287,7 @@ mod tests {
             rate: LearnRate::default(),
             seed: 1,
             corrections: 0,
+            balanced: false,
         };
         let mut m = Model::new(
             FeatureConfig {

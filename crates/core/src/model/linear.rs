@@ -73,6 +73,17 @@ impl LinearHead {
 
     /// One AdaGrad step towards `label`; returns the loss before the step.
     pub fn update(&mut self, x: &Sparse, label: usize, rate: &LearnRate) -> f32 {
+        self.update_weighted(x, label, rate, 1.0)
+    }
+
+    /// One AdaGrad step with the example's loss scaled by `weight` (class weighting).
+    pub fn update_weighted(
+        &mut self,
+        x: &Sparse,
+        label: usize,
+        rate: &LearnRate,
+        weight: f32,
+    ) -> f32 {
         let k = self.classes;
         let probabilities = softmax(&self.logits(x), 1.0);
         let loss = -probabilities
@@ -84,7 +95,7 @@ impl LinearHead {
         let gradient: Vec<f32> = probabilities
             .iter()
             .enumerate()
-            .map(|(c, p)| p - f32::from(u8::from(c == label)))
+            .map(|(c, p)| weight * (p - f32::from(u8::from(c == label))))
             .collect();
         for &(slot, value) in x {
             let row = slot as usize * k;

@@ -70,6 +70,10 @@ pub struct Training {
     /// Corrections learned since (by `learn`).
     #[serde(default)]
     pub corrections: u64,
+    /// Weight each class inversely to its frequency in training, so that a rare class is not
+    /// drowned by the prior of the training mix (which rarely matches the mail to come).
+    #[serde(default)]
+    pub balanced: bool,
 }
 
 /// A model: feature settings, heads and their provenance.
@@ -356,6 +360,7 @@ mod tests {
             rate: LearnRate::default(),
             seed: 1,
             corrections: 0,
+            balanced: false,
         };
         let config = FeatureConfig {
             bits: 18,

@@ -50,13 +50,15 @@ pub fn fit(
     let mut order: Vec<usize> = (0..train.len()).collect();
     let mut rng = SplitMix64(model.training.seed);
     let rate = model.training.rate.clone();
+    let weights = class_weights(model, &train);
     for epoch in 0..model.training.epochs {
         rng.shuffle(&mut order);
         for &i in &order {
             let example = train[i];
-            for (head, label) in model.heads.iter_mut().zip(&example.labels) {
+            for ((head, label), w) in model.heads.iter_mut().zip(&example.labels).zip(&weights) {
                 if let Some(label) = label {
-                    head.linear.update(&example.x, *label, &rate);
+                    head.linear
+                        .update_weighted(&example.x, *label, &rate, w[*label]);
                 }
             }
         }
@@ -93,6 +95,40 @@ pub fn fit(
         validation: validation.len(),
         heads: reports,
     }
+}
+
+/// Per head and class: `n / (classes * count)` when balancing, else 1.
+fn class_weights(model: &Model, train: &[&Example]) -> Vec<Vec<f32>> {
+    model
+        .heads
+        .iter()
+        .enumerate()
+        .map(|(h, head)| {
+            let k = head.labels.len();
+            if !model.training.balanced {
+                return vec![1.0; k];
+            }
+            let mut counts = vec![0usize; k];
+            for e in train {
+                if let Some(Some(l)) = e.labels.get(h) {
+                    if let Some(c) = counts.get_mut(*l) {
+                        *c += 1;
+                    }
+                }
+            }
+            let n: usize = counts.iter().sum();
+            counts
+                .iter()
+                .map(|&c| {
+                    if c == 0 {
+                        1.0
+                    } else {
+                        n as f32 / (k as f32 * c as f32)
+                    }
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// Index of the largest value (the first, on ties).
@@ -135,6 +171,7 @@ mod tests {
             rate: LearnRate::default(),
             seed: 42,
             corrections: 0,
+            balanced: false,
         };
         let heads = [("label".to_string(), vec!["a".to_string(), "b".to_string()])];
         let config = FeatureConfig {
@@ -157,6 +194,51 @@ mod tests {
         assert_eq!(
             one.heads[0].linear, two.heads[0].linear,
             "same seed, same model"
+        );
+    }
+
+    #[test]
+    fn balanced_weights_favour_the_rare_class_on_ambiguous_input() {
+        // Nine majority examples to one minority example share feature 1; each class also
+        // has a feature of its own. On feature 1 alone, the unweighted model follows the
+        // prior; the balanced one moves towards the rare class.
+        let examples: Vec<Example> = (0..1000)
+            .map(|i| {
+                let label = usize::from(i % 10 == 0);
+                Example {
+                    x: vec![(1, 0.7), (10 + label as u32, 0.7)],
+                    labels: vec![Some(label)],
+                    fingerprint: format!("{i:032x}"),
+                }
+            })
+            .collect();
+        let p_rare = |balanced: bool| {
+            let training = Training {
+                examples: 0,
+                data_fingerprint: String::new(),
+                epochs: 2,
+                rate: LearnRate::default(),
+                seed: 1,
+                corrections: 0,
+                balanced,
+            };
+            let config = FeatureConfig {
+                bits: 18,
+                ..FeatureConfig::default()
+            };
+            let heads = [(
+                "label".to_string(),
+                vec!["common".to_string(), "rare".to_string()],
+            )];
+            let mut model = Model::new(config, &heads, training);
+            fit(&mut model, &examples, 0.0, |_| {});
+            linear::softmax(&model.heads[0].linear.logits(&[(1, 1.0)]), 1.0)[1]
+        };
+        assert!(
+            p_rare(true) > p_rare(false) + 0.1,
+            "{} vs {}",
+            p_rare(true),
+            p_rare(false)
         );
     }
 }
