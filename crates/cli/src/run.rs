@@ -320,6 +320,58 @@ impl Run<'_> {
     }
 }
 
+/// Where records go: a buffered file or stdout, and the quarantine file that goes with it
+/// (`PATH.quarantine.jsonl`, or `./mailtriage-quarantine.jsonl` for stdout).
+pub struct Output {
+    pub writer: BufWriter<Box<dyn Write>>,
+    pub name: String,
+    pub to_stdout: bool,
+    pub default_quarantine: PathBuf,
+}
+
+impl Output {
+    /// Opens `path`, or stdout for `-`.
+    pub fn open(path: &str) -> Result<Self, Failure> {
+        let to_stdout = path == "-";
+        let writer: BufWriter<Box<dyn Write>> = if to_stdout {
+            BufWriter::with_capacity(1 << 20, Box::new(std::io::stdout().lock()))
+        } else {
+            let file = File::create(path)
+                .with_context(|| format!("cannot create the output file {path}"))
+                .map_err(|e| Failure::new(Code::Output, e))?;
+            BufWriter::with_capacity(1 << 20, Box::new(file))
+        };
+        Ok(Output {
+            writer,
+            name: if to_stdout {
+                "stdout".into()
+            } else {
+                path.to_string()
+            },
+            to_stdout,
+            default_quarantine: if to_stdout {
+                PathBuf::from("mailtriage-quarantine.jsonl")
+            } else {
+                PathBuf::from(format!("{path}.quarantine.jsonl"))
+            },
+        })
+    }
+
+    /// Writes one batch of records.
+    pub fn write(&mut self, records: &[u8]) -> anyhow::Result<()> {
+        self.writer
+            .write_all(records)
+            .with_context(|| format!("cannot write records to {}", self.name))
+    }
+}
+
+/// Loads a model file; a failure is an input error that names the file.
+pub fn load_model(path: &Path) -> Result<(mailtriage_core::model::Model, String), Failure> {
+    mailtriage_core::model::file::load(path)
+        .with_context(|| format!("cannot load the model {}", path.display()))
+        .map_err(|e| Failure::new(Code::Input, e))
+}
+
 /// Appends `value` as one JSON line.
 pub fn write_json_line(out: &mut Vec<u8>, value: &impl Serialize) -> serde_json::Result<()> {
     serde_json::to_writer(&mut *out, value)?;

@@ -3,17 +3,16 @@
 //! Each worker parses, redacts, extracts features, scores and decides; records are JSONL.
 //! `--input - --output -` streams, for pipes, Hadoop Streaming and Spark's `RDD.pipe`.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use mailtriage_core::model::{self, file};
+use mailtriage_core::model;
 use mailtriage_core::{features, privacy, triage};
 
 use crate::exit::{Code, Failure};
-use crate::run::{finish, write_json_line, InputArgs, Run};
+use crate::run::{finish, load_model, write_json_line, InputArgs, Output, Run};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -31,26 +30,11 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> Result<ExitCode, Failure> {
-    let (model, version) = file::load(&args.model)
-        .with_context(|| format!("cannot load the model {}", args.model.display()))
-        .map_err(|e| Failure::new(Code::Input, e))?;
-    let to_stdout = args.output == "-";
-    let mut writer: BufWriter<Box<dyn Write>> = if to_stdout {
-        BufWriter::with_capacity(1 << 20, Box::new(std::io::stdout().lock()))
-    } else {
-        let file = File::create(&args.output)
-            .with_context(|| format!("cannot create the output file {}", args.output))
-            .map_err(|e| Failure::new(Code::Output, e))?;
-        BufWriter::with_capacity(1 << 20, Box::new(file))
-    };
-    let default_quarantine = if to_stdout {
-        PathBuf::from("mailtriage-quarantine.jsonl")
-    } else {
-        PathBuf::from(format!("{}.quarantine.jsonl", args.output))
-    };
+    let (model, version) = load_model(&args.model)?;
+    let mut output = Output::open(&args.output)?;
     let run = Run {
         args: &args.input,
-        default_quarantine: Some(default_quarantine),
+        default_quarantine: Some(output.default_quarantine.clone()),
     };
     let report = run.execute(
         |email, (): &mut (), out| {
@@ -67,15 +51,12 @@ pub fn run(args: &Args) -> Result<ExitCode, Failure> {
             );
             write_json_line(out, &decision)
         },
-        |records, ()| {
-            writer
-                .write_all(records)
-                .with_context(|| format!("cannot write decisions to {}", args.output))
-        },
+        |records, ()| output.write(records),
     )?;
-    writer
+    output
+        .writer
         .flush()
-        .with_context(|| format!("cannot write decisions to {}", args.output))
+        .with_context(|| format!("cannot write decisions to {}", output.name))
         .map_err(|e| Failure::new(Code::Output, e))?;
     Ok(finish(&args.input, &report))
 }

@@ -6,13 +6,13 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, Context};
 use mailtriage_core::eval::{self, coverage, coverage_at, reliability, Judged, Metrics};
-use mailtriage_core::model::{self, file, train::argmax};
+use mailtriage_core::model::{self, train::argmax};
 use mailtriage_core::{features, privacy};
 use serde::Serialize;
 
 use crate::exit::{Code, Failure};
 use crate::labels::label_of;
-use crate::run::{finish, InputArgs, Run};
+use crate::run::{finish, load_model, InputArgs, Run};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -68,9 +68,7 @@ pub struct CoverageAt {
 type Outcome = (Option<Option<usize>>, usize, f32);
 
 pub fn run(args: &Args) -> Result<ExitCode, Failure> {
-    let (model, version) = file::load(&args.model)
-        .with_context(|| format!("cannot load the model {}", args.model.display()))
-        .map_err(|e| Failure::new(Code::Input, e))?;
+    let (model, version) = load_model(&args.model)?;
     let heads: Vec<usize> = args
         .label_fields
         .iter()

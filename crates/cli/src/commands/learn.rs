@@ -13,8 +13,8 @@ use mailtriage_core::model::{self, file};
 use mailtriage_core::{features, privacy};
 
 use crate::exit::{Code, Failure};
-use crate::labels::label_of;
-use crate::run::{finish, InputArgs, Run};
+use crate::labels::{head_fields, label_of};
+use crate::run::{finish, load_model, InputArgs, Run};
 
 /// One correction: fingerprint, label index per head, features.
 type Correction = (String, Vec<Option<usize>>, Vec<(u32, f32)>);
@@ -43,29 +43,8 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> Result<ExitCode, Failure> {
-    let (mut model, version) = file::load(&args.model)
-        .with_context(|| format!("cannot load the model {}", args.model.display()))
-        .map_err(|e| Failure::new(Code::Input, e))?;
-    let mut fields: Vec<String> = model.heads.iter().map(|h| h.name.clone()).collect();
-    for pair in &args.label_fields {
-        let (head, field) = pair.split_once('=').ok_or_else(|| {
-            Failure::new(
-                Code::Usage,
-                anyhow::anyhow!("`--label-field {pair}`: give it as HEAD=FIELD"),
-            )
-        })?;
-        let i = model
-            .heads
-            .iter()
-            .position(|h| h.name == head)
-            .ok_or_else(|| {
-                Failure::new(
-                    Code::Usage,
-                    anyhow::anyhow!("the model has no head `{head}`"),
-                )
-            })?;
-        fields[i] = field.to_string();
-    }
+    let (mut model, version) = load_model(&args.model)?;
+    let fields = head_fields(&model, &args.label_fields)?;
     let input = InputArgs {
         inputs: vec![args.feedback.clone()],
         threads: 0,

@@ -1,14 +1,12 @@
 //! `mailtriage parse`: one normalised JSON record per message.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
-use std::path::PathBuf;
+use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
 
 use crate::exit::{Code, Failure};
-use crate::run::{finish, write_json_line, InputArgs, Run};
+use crate::run::{finish, write_json_line, InputArgs, Output, Run};
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -32,32 +30,15 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> Result<ExitCode, Failure> {
-    let to_stdout = args.output == "-";
-    let mut writer: BufWriter<Box<dyn Write>> = if to_stdout {
-        BufWriter::with_capacity(1 << 20, Box::new(std::io::stdout().lock()))
-    } else {
-        let file = File::create(&args.output)
-            .with_context(|| format!("cannot create the output file {}", args.output))
-            .map_err(|e| Failure::new(Code::Output, e))?;
-        BufWriter::with_capacity(1 << 20, Box::new(file))
-    };
-    let default_quarantine = if to_stdout {
-        PathBuf::from("mailtriage-quarantine.jsonl")
-    } else {
-        PathBuf::from(format!("{}.quarantine.jsonl", args.output))
-    };
-    let output_name = if to_stdout { "stdout" } else { &args.output };
+    let mut output = Output::open(&args.output)?;
     let run = Run {
         args: &args.input,
-        default_quarantine: Some(default_quarantine),
+        default_quarantine: Some(output.default_quarantine.clone()),
     };
+    let to_stdout = output.to_stdout;
     let result = run.execute(
         |email, (): &mut (), out| write_json_line(out, &email),
-        |records, ()| {
-            writer
-                .write_all(records)
-                .with_context(|| format!("cannot write records to {output_name}"))
-        },
+        |records, ()| output.write(records),
     );
     let report = match result {
         Ok(report) => report,
@@ -67,12 +48,12 @@ pub fn run(args: &Args) -> Result<ExitCode, Failure> {
         }
         Err(failure) => return Err(failure),
     };
-    match writer.flush() {
+    match output.writer.flush() {
         Err(e) if to_stdout && e.kind() == std::io::ErrorKind::BrokenPipe => {
             return Ok(ExitCode::SUCCESS)
         }
         other => other
-            .with_context(|| format!("cannot write records to {output_name}"))
+            .with_context(|| format!("cannot write records to {}", output.name))
             .map_err(|e| Failure::new(Code::Output, e))?,
     }
     Ok(finish(&args.input, &report))
