@@ -140,6 +140,59 @@ fn train_on_fields_then_classify_with_reasons() {
 }
 
 #[test]
+fn classify_streams_stdin_to_stdout() {
+    use std::io::Write;
+    let rows = labelled();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d.jsonl");
+    write_jsonl(&data, &rows);
+    let model = dir.path().join("m.mt");
+    assert!(bin()
+        .args([
+            "train",
+            "-i",
+            data.to_str().unwrap(),
+            "--label-field",
+            "label",
+            "--bits",
+            "18",
+            "--validation",
+            "0",
+            "-q",
+            "--out"
+        ])
+        .arg(&model)
+        .status()
+        .unwrap()
+        .success());
+    let mut child = bin()
+        .args([
+            "classify",
+            "--model",
+            model.to_str().unwrap(),
+            "--input",
+            "-",
+            "--output",
+            "-",
+            "-q",
+            "--ordered",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input = std::fs::read(&data).unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(out.status.success());
+    let got = decisions(&out.stdout);
+    assert_eq!(got.len(), rows.len());
+    assert_eq!(got[0]["id"], rows[0].0.as_str());
+}
+
+#[test]
 fn labels_from_sources_and_from_maildir_folders() {
     let rows = labelled();
     let dir = tempfile::tempdir().unwrap();

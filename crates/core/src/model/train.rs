@@ -241,4 +241,52 @@ mod tests {
             p_rare(false)
         );
     }
+
+    #[test]
+    fn shard_models_merge_into_one_that_still_classifies() {
+        let examples: Vec<Example> = (0..600)
+            .map(|i| {
+                let label = i % 2;
+                Example {
+                    x: vec![(label as u32 * 7 + 1, 1.0), ((i % 13) as u32 + 100, 0.3)],
+                    labels: vec![Some(label)],
+                    fingerprint: format!("{i:032x}"),
+                }
+            })
+            .collect();
+        let training = Training {
+            examples: 0,
+            data_fingerprint: String::new(),
+            epochs: 2,
+            rate: LearnRate::default(),
+            seed: 3,
+            corrections: 0,
+            balanced: false,
+        };
+        let heads = [("label".to_string(), vec!["a".to_string(), "b".to_string()])];
+        let config = FeatureConfig {
+            bits: 18,
+            ..FeatureConfig::default()
+        };
+        let (left, right) = examples.split_at(300);
+        let mut shards = Vec::new();
+        for shard in [left, right] {
+            let mut m = Model::new(config.clone(), &heads, training.clone());
+            fit(&mut m, shard, 0.0, |_| {});
+            shards.push(m);
+        }
+        let merged = Model::merge(&shards).unwrap();
+        assert_eq!(merged.training.examples, 600);
+        assert!(merged.parent.as_deref().unwrap().contains("merge of 2"));
+        for (label, x) in [(0, vec![(1, 1.0)]), (1, vec![(8, 1.0)])] {
+            assert_eq!(merged.score(&x).heads[0].top, label);
+        }
+        // Models that do not share labels cannot be merged.
+        let other = Model::new(
+            config,
+            &[("label".to_string(), vec!["x".to_string(), "y".to_string()])],
+            training,
+        );
+        assert!(Model::merge(&[shards[0].clone(), other]).is_err());
+    }
 }
