@@ -6,6 +6,7 @@
 mod commands;
 mod exit;
 mod labels;
+mod parquet_out;
 mod report;
 mod run;
 

@@ -562,3 +562,98 @@ fn learn_applies_each_correction_once_and_thresholds_set_review() {
     let text = String::from_utf8_lossy(&out.stderr);
     assert!(reviewed > 0, "{text}");
 }
+
+#[test]
+fn classify_writes_parquet_that_reads_back() {
+    use arrow_array::{Array, StringArray};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    let rows = labelled();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d.jsonl");
+    write_jsonl(&data, &rows);
+    let model = dir.path().join("m.mt");
+    assert!(bin()
+        .args([
+            "train",
+            "-i",
+            data.to_str().unwrap(),
+            "--label-field",
+            "label",
+            "--label-field",
+            "queue",
+            "--bits",
+            "18",
+            "--validation",
+            "0",
+            "-q",
+            "--out"
+        ])
+        .arg(&model)
+        .status()
+        .unwrap()
+        .success());
+    let parquet = dir.path().join("decisions.parquet");
+    let out = bin()
+        .args([
+            "classify",
+            "--model",
+            model.to_str().unwrap(),
+            "-i",
+            data.to_str().unwrap(),
+            "--format",
+            "parquet",
+            "-q",
+            "-o",
+        ])
+        .arg(&parquet)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&parquet).unwrap())
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut n = 0;
+    let mut ids = Vec::new();
+    for batch in reader {
+        let batch = batch.unwrap();
+        let names: Vec<String> = batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        for column in [
+            "id",
+            "review",
+            "model_version",
+            "label_label",
+            "label_probability",
+            "queue_label",
+            "queue_reasons",
+        ] {
+            assert!(
+                names.iter().any(|n| n == column),
+                "missing {column} in {names:?}"
+            );
+        }
+        let id = batch
+            .column_by_name("id")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        ids.extend((0..id.len()).map(|i| id.value(i).to_string()));
+        n += batch.num_rows();
+    }
+    assert_eq!(n, rows.len());
+    ids.sort();
+    let mut expected: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
+    expected.sort();
+    assert_eq!(ids, expected);
+}
