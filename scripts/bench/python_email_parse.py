@@ -39,9 +39,9 @@ def walk_sorted(root):
             yield os.path.join(dirpath, name)
 
 
-def parse_fast(b):
-    global _sink
-    msg = email.message_from_bytes(b)
+def text_parts(msg):
+    """Yields every text/* part decoded: its charset (or us-ascii), errors replaced,
+    latin-1 when the charset is unknown. Shared with triage_peers.py."""
     for part in msg.walk():
         if part.get_content_maintype() == "text":
             payload = part.get_payload(decode=True)
@@ -49,10 +49,16 @@ def parse_fast(b):
                 continue
             charset = part.get_content_charset() or "us-ascii"
             try:
-                text = payload.decode(charset, errors="replace")
+                yield payload.decode(charset, errors="replace")
             except LookupError:
-                text = payload.decode("latin-1")
-            _sink += len(text)
+                yield payload.decode("latin-1")
+
+
+def parse_fast(b):
+    global _sink
+    msg = email.message_from_bytes(b)
+    for text in text_parts(msg):
+        _sink += len(text)
     for h in FAST_HEADERS:
         v = msg.get(h)
         if v is not None:

@@ -20,6 +20,9 @@ import time
 
 import numpy as np
 
+# The same text decoding as the parse benchmark's fast path (this script's folder is on sys.path).
+from python_email_parse import text_parts
+
 
 def load(path):
     raws, labels = [], []
@@ -35,16 +38,7 @@ def load(path):
 def text_of(raw):
     msg = email.message_from_bytes(raw)
     parts = [str(msg.get("Subject", "")), str(msg.get("From", ""))]
-    for part in msg.walk():
-        if part.get_content_maintype() == "text":
-            payload = part.get_payload(decode=True)
-            if payload is None:
-                continue
-            charset = part.get_content_charset() or "us-ascii"
-            try:
-                parts.append(payload.decode(charset, errors="replace"))
-            except LookupError:
-                parts.append(payload.decode("latin-1"))
+    parts.extend(text_parts(msg))
     return "\n".join(parts)
 
 

@@ -2,33 +2,15 @@
 //! out as mbox, Maildir, JSONL and `.eml` trees, plus broken input.
 #![allow(clippy::unwrap_used)] // A test that cannot set up should stop loudly.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Output, Stdio};
 
+use common::{bin, golden, json_lines as records};
 use serde_json::Value;
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mailtriage"))
-}
-
-fn golden() -> Vec<(String, Vec<u8>)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/tests/golden");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
-        .collect();
-    files.sort();
-    files
-        .into_iter()
-        .map(|p| {
-            let stem = p.file_stem().unwrap().to_string_lossy().into_owned();
-            (stem, std::fs::read(&p).unwrap())
-        })
-        .collect()
-}
 
 /// mboxrd: quote `^>*From ` lines, end each message with a newline and a blank line.
 fn write_mbox(path: &Path, messages: &[(String, Vec<u8>)]) {
@@ -88,14 +70,6 @@ fn write_eml_tree(root: &Path, messages: &[(String, Vec<u8>)]) {
 
 fn run(args: &[&str]) -> Output {
     bin().args(args).output().unwrap()
-}
-
-fn records(stdout: &[u8]) -> Vec<Value> {
-    stdout
-        .split(|&b| b == b'\n')
-        .filter(|l| !l.is_empty())
-        .map(|l| serde_json::from_slice(l).unwrap())
-        .collect()
 }
 
 /// A record without what depends on the source (its location, id, folder, passed fields),

@@ -4,15 +4,16 @@
 //! No timing is asserted: a hang would show as a test that never ends.
 #![allow(clippy::unwrap_used)] // A test that cannot set up should stop loudly.
 
+mod common;
+
 use std::fmt::Write as _;
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
 
 fn parse_with_summary(input: &str, dir: &Path, extra: &[&str]) -> (Vec<Value>, Value) {
     let summary = dir.join("summary.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_mailtriage"))
+    let out = common::bin()
         .args(["parse", "-i", input, "-q", "--summary"])
         .arg(&summary)
         .args(extra)
@@ -23,12 +24,7 @@ fn parse_with_summary(input: &str, dir: &Path, extra: &[&str]) -> (Vec<Value>, V
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let records = out
-        .stdout
-        .split(|&b| b == b'\n')
-        .filter(|l| !l.is_empty())
-        .map(|l| serde_json::from_slice(l).unwrap())
-        .collect();
+    let records = common::json_lines(&out.stdout);
     let summary: Value = serde_json::from_str(&std::fs::read_to_string(summary).unwrap()).unwrap();
     assert_eq!(
         summary["read"].as_u64(),

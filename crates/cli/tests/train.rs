@@ -1,34 +1,27 @@
 //! End-to-end: train on labelled fixtures in each way labels are kept, then classify.
 #![allow(clippy::unwrap_used)] // A test that cannot set up should stop loudly.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
+use std::path::{Path, PathBuf};
+
+use common::{bin, json_lines as decisions, run_ok};
 use serde_json::Value;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mailtriage"))
-}
+/// A fixture: name, bytes, label.
+type Row = (String, Vec<u8>, &'static str);
 
 /// The golden fixtures with a label: the spam- and phishing-shaped ones are `spam`.
-fn labelled() -> Vec<(String, Vec<u8>, &'static str)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/tests/golden");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
-        .collect();
-    files.sort();
-    files
+fn labelled() -> Vec<Row> {
+    common::golden()
         .into_iter()
-        .map(|p| {
-            let name = p.file_stem().unwrap().to_string_lossy().into_owned();
+        .map(|(name, bytes)| {
             let label = if name.contains("spam") || name.contains("phishing") {
                 "spam"
             } else {
                 "ham"
             };
-            (name, std::fs::read(&p).unwrap(), label)
+            (name, bytes, label)
         })
         .collect()
 }
@@ -52,12 +45,27 @@ fn write_jsonl(path: &Path, rows: &[(String, Vec<u8>, &str)]) {
     std::fs::write(path, out).unwrap();
 }
 
-fn decisions(stdout: &[u8]) -> Vec<Value> {
-    stdout
-        .split(|&b| b == b'\n')
-        .filter(|l| !l.is_empty())
-        .map(|l| serde_json::from_slice(l).unwrap())
-        .collect()
+/// The labelled fixtures written to `DIR/d.jsonl` and a small model trained on them
+/// (`--bits 18 --validation 0`, plus `extra`) at `DIR/m.mt`.
+fn trained(dir: &Path, extra: &[&str]) -> (Vec<Row>, PathBuf, PathBuf) {
+    let rows = labelled();
+    let data = dir.join("d.jsonl");
+    write_jsonl(&data, &rows);
+    let model = dir.join("m.mt");
+    let mut args = vec![
+        "train",
+        "-i",
+        data.to_str().unwrap(),
+        "--bits",
+        "18",
+        "--validation",
+        "0",
+        "-q",
+    ];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--out", model.to_str().unwrap()]);
+    run_ok(&args);
+    (rows, data, model)
 }
 
 #[test]
@@ -142,29 +150,8 @@ fn train_on_fields_then_classify_with_reasons() {
 #[test]
 fn classify_streams_stdin_to_stdout() {
     use std::io::Write;
-    let rows = labelled();
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("d.jsonl");
-    write_jsonl(&data, &rows);
-    let model = dir.path().join("m.mt");
-    assert!(bin()
-        .args([
-            "train",
-            "-i",
-            data.to_str().unwrap(),
-            "--label-field",
-            "label",
-            "--bits",
-            "18",
-            "--validation",
-            "0",
-            "-q",
-            "--out"
-        ])
-        .arg(&model)
-        .status()
-        .unwrap()
-        .success());
+    let (rows, data, model) = trained(dir.path(), &["--label-field", "label"]);
     let mut child = bin()
         .args([
             "classify",
@@ -321,29 +308,8 @@ fn training_without_labels_says_what_to_do() {
 
 #[test]
 fn eval_reports_metrics_coverage_and_html() {
-    let rows = labelled();
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("d.jsonl");
-    write_jsonl(&data, &rows);
-    let model = dir.path().join("m.mt");
-    let out = bin()
-        .args([
-            "train",
-            "-i",
-            data.to_str().unwrap(),
-            "--label-field",
-            "label",
-            "--bits",
-            "18",
-            "--validation",
-            "0",
-            "-q",
-            "--out",
-        ])
-        .arg(&model)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    let (rows, data, model) = trained(dir.path(), &["--label-field", "label"]);
     let report = dir.path().join("r.html");
     let out = bin()
         .args([
@@ -424,31 +390,8 @@ fn eval_reports_metrics_coverage_and_html() {
 
 #[test]
 fn learn_applies_each_correction_once_and_thresholds_set_review() {
-    let rows = labelled();
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("d.jsonl");
-    write_jsonl(&data, &rows);
-    let model = dir.path().join("m.mt");
-    assert!(bin()
-        .args([
-            "train",
-            "-i",
-            data.to_str().unwrap(),
-            "--label-field",
-            "label",
-            "--bits",
-            "18",
-            "--validation",
-            "0",
-            "--epochs",
-            "1",
-            "-q",
-            "--out"
-        ])
-        .arg(&model)
-        .status()
-        .unwrap()
-        .success());
+    let (rows, data, model) = trained(dir.path(), &["--label-field", "label", "--epochs", "1"]);
     // Corrections: every message relabelled the other way round, so learning must move them.
     let flipped: Vec<(String, Vec<u8>, &str)> = rows
         .iter()
@@ -568,31 +511,11 @@ fn classify_writes_parquet_that_reads_back() {
     use arrow_array::{Array, StringArray};
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-    let rows = labelled();
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("d.jsonl");
-    write_jsonl(&data, &rows);
-    let model = dir.path().join("m.mt");
-    assert!(bin()
-        .args([
-            "train",
-            "-i",
-            data.to_str().unwrap(),
-            "--label-field",
-            "label",
-            "--label-field",
-            "queue",
-            "--bits",
-            "18",
-            "--validation",
-            "0",
-            "-q",
-            "--out"
-        ])
-        .arg(&model)
-        .status()
-        .unwrap()
-        .success());
+    let (rows, data, model) = trained(
+        dir.path(),
+        &["--label-field", "label", "--label-field", "queue"],
+    );
     let parquet = dir.path().join("decisions.parquet");
     let out = bin()
         .args([

@@ -227,17 +227,15 @@ pub fn run(args: &Args) -> Result<ExitCode, Failure> {
             }
         })
         .collect();
+    let rate = LearnRate {
+        learning_rate: args.learning_rate,
+        l2: args.l2,
+    };
+    let balanced = args.class_weight == ClassWeight::Balanced;
     let training = Training {
         examples: examples.len() as u64,
         data_fingerprint: format!("{:016x}", hasher.digest()),
-        epochs: args.epochs,
-        rate: LearnRate {
-            learning_rate: args.learning_rate,
-            l2: args.l2,
-        },
-        seed: args.seed,
-        corrections: 0,
-        balanced: args.class_weight == ClassWeight::Balanced,
+        ..Training::new(args.epochs, rate, args.seed, balanced)
     };
     let heads: Vec<(String, Vec<String>)> = head_names.into_iter().zip(label_sets).collect();
     let mut model = Model::new(config, &heads, training);

@@ -76,6 +76,21 @@ pub struct Training {
     pub balanced: bool,
 }
 
+impl Training {
+    /// Settings for a fresh training run: nothing seen, nothing learned yet.
+    pub fn new(epochs: u32, rate: LearnRate, seed: u64, balanced: bool) -> Self {
+        Training {
+            examples: 0,
+            data_fingerprint: String::new(),
+            epochs,
+            rate,
+            seed,
+            corrections: 0,
+            balanced,
+        }
+    }
+}
+
 /// A model: feature settings, heads and their provenance.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Model {
@@ -353,15 +368,7 @@ mod tests {
 
     #[test]
     fn a_correction_is_learned_once() {
-        let training = Training {
-            examples: 0,
-            data_fingerprint: String::new(),
-            epochs: 1,
-            rate: LearnRate::default(),
-            seed: 1,
-            corrections: 0,
-            balanced: false,
-        };
+        let training = Training::new(1, LearnRate::default(), 1, false);
         let config = FeatureConfig {
             bits: 18,
             ..FeatureConfig::default()

@@ -152,9 +152,9 @@ mod tests {
     use crate::features::FeatureConfig;
     use crate::model::{LearnRate, Training};
 
-    #[test]
-    fn fit_learns_holds_out_and_is_deterministic() {
-        let examples: Vec<Example> = (0..400)
+    /// `n` examples of two classes, each with a feature of its own and some shared noise.
+    fn separable(n: usize) -> Vec<Example> {
+        (0..n)
             .map(|i| {
                 let label = i % 2;
                 Example {
@@ -163,16 +163,13 @@ mod tests {
                     fingerprint: format!("{i:032x}"),
                 }
             })
-            .collect();
-        let training = Training {
-            examples: 0,
-            data_fingerprint: String::new(),
-            epochs: 3,
-            rate: LearnRate::default(),
-            seed: 42,
-            corrections: 0,
-            balanced: false,
-        };
+            .collect()
+    }
+
+    #[test]
+    fn fit_learns_holds_out_and_is_deterministic() {
+        let examples = separable(400);
+        let training = Training::new(3, LearnRate::default(), 42, false);
         let heads = [("label".to_string(), vec!["a".to_string(), "b".to_string()])];
         let config = FeatureConfig {
             bits: 18,
@@ -244,25 +241,8 @@ mod tests {
 
     #[test]
     fn shard_models_merge_into_one_that_still_classifies() {
-        let examples: Vec<Example> = (0..600)
-            .map(|i| {
-                let label = i % 2;
-                Example {
-                    x: vec![(label as u32 * 7 + 1, 1.0), ((i % 13) as u32 + 100, 0.3)],
-                    labels: vec![Some(label)],
-                    fingerprint: format!("{i:032x}"),
-                }
-            })
-            .collect();
-        let training = Training {
-            examples: 0,
-            data_fingerprint: String::new(),
-            epochs: 2,
-            rate: LearnRate::default(),
-            seed: 3,
-            corrections: 0,
-            balanced: false,
-        };
+        let examples = separable(600);
+        let training = Training::new(2, LearnRate::default(), 3, false);
         let heads = [("label".to_string(), vec!["a".to_string(), "b".to_string()])];
         let config = FeatureConfig {
             bits: 18,
