@@ -5,7 +5,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{bin, json_lines as decisions, run_ok};
+use common::{bin, json_lines as decisions, ok, run_ok};
 use serde_json::Value;
 
 /// A fixture: name, bytes, label.
@@ -75,7 +75,7 @@ fn train_on_fields_then_classify_with_reasons() {
     let data = dir.path().join("train.jsonl");
     write_jsonl(&data, &rows);
     let model = dir.path().join("m.mt");
-    let out = bin()
+    let out = ok(bin()
         .args([
             "train",
             "-i",
@@ -95,37 +95,22 @@ fn train_on_fields_then_classify_with_reasons() {
             "-q",
             "--out",
         ])
-        .arg(&model)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .arg(&model));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains(&format!("trained on {} messages", rows.len())),
         "{text}"
     );
 
-    let out = bin()
-        .args([
-            "classify",
-            "--model",
-            model.to_str().unwrap(),
-            "-i",
-            data.to_str().unwrap(),
-            "-q",
-            "--ordered",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = ok(bin().args([
+        "classify",
+        "--model",
+        model.to_str().unwrap(),
+        "-i",
+        data.to_str().unwrap(),
+        "-q",
+        "--ordered",
+    ]));
     let decisions = decisions(&out.stdout);
     assert_eq!(decisions.len(), rows.len());
     // Trained on the same messages: it must reproduce their labels.
@@ -194,7 +179,7 @@ fn labels_from_sources_and_from_maildir_folders() {
         }
     }
     let model = dir.path().join("by-source.mt");
-    let out = bin()
+    ok(bin()
         .args([
             "train",
             "--head",
@@ -208,14 +193,7 @@ fn labels_from_sources_and_from_maildir_folders() {
         .arg(format!("--label=spam=eml:{}", spam_dir.display()))
         .arg(format!("--label=ham=eml:{}", ham_dir.display()))
         .arg("--out")
-        .arg(&model)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .arg(&model));
     let out = bin()
         .args(["classify", "--model", model.to_str().unwrap(), "-q", "-i"])
         .arg(format!("eml:{}", spam_dir.display()))
@@ -237,7 +215,7 @@ fn labels_from_sources_and_from_maildir_folders() {
         std::fs::write(cur.join(format!("{id}:2,S")), bytes).unwrap();
     }
     let model = dir.path().join("by-folder.mt");
-    let out = bin()
+    ok(bin()
         .args([
             "train",
             "-q",
@@ -251,14 +229,7 @@ fn labels_from_sources_and_from_maildir_folders() {
         ])
         .arg(format!("maildir:{}", maildir.display()))
         .arg("--out")
-        .arg(&model)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .arg(&model));
     let out = bin()
         .args(["classify", "--model", model.to_str().unwrap(), "-q", "-i"])
         .arg(format!("maildir:{}", maildir.display()))
@@ -311,7 +282,7 @@ fn eval_reports_metrics_coverage_and_html() {
     let dir = tempfile::tempdir().unwrap();
     let (rows, data, model) = trained(dir.path(), &["--label-field", "label"]);
     let report = dir.path().join("r.html");
-    let out = bin()
+    let out = ok(bin()
         .args([
             "eval",
             "--model",
@@ -324,14 +295,7 @@ fn eval_reports_metrics_coverage_and_html() {
             "-q",
             "--report",
         ])
-        .arg(&report)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .arg(&report));
     let json: Value = serde_json::from_slice(&out.stdout).unwrap();
     let head = &json["heads"][0];
     assert_eq!(head["head"], "label");
@@ -407,7 +371,7 @@ fn learn_applies_each_correction_once_and_thresholds_set_review() {
     let feedback = dir.path().join("corrections.jsonl");
     write_jsonl(&feedback, &flipped);
     let m2 = dir.path().join("m2.mt");
-    let out = bin()
+    let out = ok(bin()
         .args([
             "learn",
             "--model",
@@ -419,14 +383,7 @@ fn learn_applies_each_correction_once_and_thresholds_set_review() {
             "-q",
             "--out",
         ])
-        .arg(&m2)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .arg(&m2));
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("learned 5 correction(s), 0 already learned")
     );
@@ -471,24 +428,16 @@ fn learn_applies_each_correction_once_and_thresholds_set_review() {
     );
 
     // Thresholds: with an unreachable target every message goes to review.
-    let out = bin()
-        .args([
-            "thresholds",
-            "--model",
-            m3.to_str().unwrap(),
-            "-i",
-            data.to_str().unwrap(),
-            "--target-precision",
-            "1.0",
-            "-q",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ok(bin().args([
+        "thresholds",
+        "--model",
+        m3.to_str().unwrap(),
+        "-i",
+        data.to_str().unwrap(),
+        "--target-precision",
+        "1.0",
+        "-q",
+    ]));
     let out = bin()
         .args([
             "classify",
@@ -517,7 +466,7 @@ fn classify_writes_parquet_that_reads_back() {
         &["--label-field", "label", "--label-field", "queue"],
     );
     let parquet = dir.path().join("decisions.parquet");
-    let out = bin()
+    ok(bin()
         .args([
             "classify",
             "--model",
@@ -529,14 +478,7 @@ fn classify_writes_parquet_that_reads_back() {
             "-q",
             "-o",
         ])
-        .arg(&parquet)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .arg(&parquet));
     let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&parquet).unwrap())
         .unwrap()
         .build()

@@ -18,7 +18,12 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    let out = bin().args(args).output().unwrap();
+    ok(bin().args(args))
+}
+
+/// Runs a prepared command, asserting success (the failure shows stderr).
+pub fn ok(command: &mut Command) -> Output {
+    let out = command.output().unwrap();
     assert!(
         out.status.success(),
         "{}",
