@@ -288,6 +288,7 @@ mod tests {
             seed: 1,
             corrections: 0,
             balanced: false,
+            validation_split: crate::model::train::Split::Random,
         };
         let mut m = Model::new(
             FeatureConfig {

@@ -74,6 +74,9 @@ pub struct Training {
     /// drowned by the prior of the training mix (which rarely matches the mail to come).
     #[serde(default)]
     pub balanced: bool,
+    /// How the validation split was carved (older files: random).
+    #[serde(default)]
+    pub validation_split: train::Split,
 }
 
 impl Training {
@@ -87,6 +90,7 @@ impl Training {
             seed,
             corrections: 0,
             balanced,
+            validation_split: train::Split::Random,
         }
     }
 }
@@ -205,12 +209,25 @@ impl Model {
 
     /// Scores a message on every head.
     pub fn score(&self, x: &Sparse) -> Scores {
+        self.score_with(|head| head.linear.logits(x))
+    }
+
+    /// Scores a message's features on every head, without first copying them to a
+    /// [`Sparse`] vector.
+    pub fn score_features(&self, features: &Features) -> Scores {
+        self.score_with(|head| {
+            head.linear
+                .logits_of(features.entries.iter().map(|f| (f.index, f.value)))
+        })
+    }
+
+    fn score_with(&self, logits: impl Fn(&Head) -> Vec<f32>) -> Scores {
         Scores {
             heads: self
                 .heads
                 .iter()
                 .map(|head| {
-                    let p = linear::softmax(&head.linear.logits(x), head.temperature);
+                    let p = linear::softmax(&logits(head), head.temperature);
                     let mut order: Vec<usize> = (0..p.len()).collect();
                     order.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
                     HeadScores {

@@ -16,6 +16,56 @@ pub struct Example {
     pub labels: Vec<Option<usize>>,
     /// The message's fingerprint (hex), which decides its split.
     pub fingerprint: String,
+    /// When it was sent (seconds since 1970), for the newest-first split.
+    pub sent: Option<i64>,
+}
+
+/// How the validation split is carved from the training data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Split {
+    /// A fixed share of fingerprints: stable, and like the training data.
+    #[default]
+    Random,
+    /// The newest share of each label of the first head, by Date: it measures what drift
+    /// does to a model, since the mail to come is newer than the mail it learned from.
+    /// Messages without a date count as the oldest.
+    Newest,
+}
+
+/// Which examples are held out: `share` of them, chosen by `split`.
+pub fn validation_mask(examples: &[Example], share: f64, split: Split) -> Vec<bool> {
+    match split {
+        Split::Random => examples
+            .iter()
+            .map(|e| is_validation(&e.fingerprint, share))
+            .collect(),
+        Split::Newest => {
+            let mut mask = vec![false; examples.len()];
+            let mut groups: std::collections::BTreeMap<Option<usize>, Vec<usize>> =
+                std::collections::BTreeMap::new();
+            for (i, e) in examples.iter().enumerate() {
+                groups
+                    .entry(e.labels.first().copied().flatten())
+                    .or_default()
+                    .push(i);
+            }
+            for mut members in groups.into_values() {
+                members.sort_by(|&a, &b| {
+                    let (a, b) = (&examples[a], &examples[b]);
+                    a.sent
+                        .unwrap_or(i64::MIN)
+                        .cmp(&b.sent.unwrap_or(i64::MIN))
+                        .then_with(|| a.fingerprint.cmp(&b.fingerprint))
+                });
+                let held = (members.len() as f64 * share).round() as usize;
+                for &i in &members[members.len() - held.min(members.len())..] {
+                    mask[i] = true;
+                }
+            }
+            mask
+        }
+    }
 }
 
 /// Whether a message belongs to the validation split: a fixed share of fingerprints.
@@ -36,17 +86,25 @@ pub struct FitReport {
 }
 
 /// Trains `model` on `examples` for `model.training.epochs` shuffled passes, holding out a
-/// `validation_share` of them; calibrates each head's temperature on the held-out part and
+/// `validation_share` of them (chosen by `split`); calibrates each head's temperature on the held-out part and
 /// records its validation figures in the head.
 pub fn fit(
     model: &mut Model,
     examples: &[Example],
     validation_share: f64,
+    split: Split,
     mut on_epoch: impl FnMut(u32),
 ) -> FitReport {
-    let (validation, train): (Vec<&Example>, Vec<&Example>) = examples
-        .iter()
-        .partition(|e| is_validation(&e.fingerprint, validation_share));
+    let mask = validation_mask(examples, validation_share, split);
+    let mut validation: Vec<&Example> = Vec::new();
+    let mut train: Vec<&Example> = Vec::new();
+    for (example, held) in examples.iter().zip(mask) {
+        if held {
+            validation.push(example);
+        } else {
+            train.push(example);
+        }
+    }
     let mut order: Vec<usize> = (0..train.len()).collect();
     let mut rng = SplitMix64(model.training.seed);
     let rate = model.training.rate.clone();
@@ -161,6 +219,7 @@ mod tests {
                     x: vec![(label as u32 * 7 + 1, 1.0), ((i % 13) as u32 + 100, 0.3)],
                     labels: vec![Some(label)],
                     fingerprint: format!("{i:032x}"),
+                    sent: None,
                 }
             })
             .collect()
@@ -178,8 +237,8 @@ mod tests {
         let mut one = Model::new(config.clone(), &heads, training.clone());
         let mut two = Model::new(config, &heads, training);
         let mut epochs = 0;
-        let report = fit(&mut one, &examples, 0.2, |e| epochs = e);
-        fit(&mut two, &examples, 0.2, |_| {});
+        let report = fit(&mut one, &examples, 0.2, Split::Random, |e| epochs = e);
+        fit(&mut two, &examples, 0.2, Split::Random, |_| {});
         assert_eq!(epochs, 3);
         assert!(
             report.validation > 40 && report.validation < 120,
@@ -195,6 +254,24 @@ mod tests {
     }
 
     #[test]
+    fn newest_split_holds_out_the_latest_of_each_label() {
+        // Ten of each label, sent at times 0..20; a fifth of each is held out: the two
+        // newest of each label, whatever the fingerprints say. Undated ones count as oldest.
+        let mut examples: Vec<Example> = (0..20i64)
+            .map(|i| Example {
+                x: vec![(1, 1.0)],
+                labels: vec![Some((i % 2) as usize)],
+                fingerprint: format!("{:032x}", 97 * i),
+                sent: Some(i),
+            })
+            .collect();
+        examples[19].sent = None;
+        let mask = validation_mask(&examples, 0.2, Split::Newest);
+        let held: Vec<usize> = (0..20).filter(|&i| mask[i]).collect();
+        assert_eq!(held, vec![15, 16, 17, 18]);
+    }
+
+    #[test]
     fn balanced_weights_favour_the_rare_class_on_ambiguous_input() {
         // Nine majority examples to one minority example share feature 1; each class also
         // has a feature of its own. On feature 1 alone, the unweighted model follows the
@@ -206,6 +283,7 @@ mod tests {
                     x: vec![(1, 0.7), (10 + label as u32, 0.7)],
                     labels: vec![Some(label)],
                     fingerprint: format!("{i:032x}"),
+                    sent: None,
                 }
             })
             .collect();
@@ -218,6 +296,7 @@ mod tests {
                 seed: 1,
                 corrections: 0,
                 balanced,
+                validation_split: Split::Random,
             };
             let config = FeatureConfig {
                 bits: 18,
@@ -228,7 +307,7 @@ mod tests {
                 vec!["common".to_string(), "rare".to_string()],
             )];
             let mut model = Model::new(config, &heads, training);
-            fit(&mut model, &examples, 0.0, |_| {});
+            fit(&mut model, &examples, 0.0, Split::Random, |_| {});
             linear::softmax(&model.heads[0].linear.logits(&[(1, 1.0)]), 1.0)[1]
         };
         assert!(
@@ -252,7 +331,7 @@ mod tests {
         let mut shards = Vec::new();
         for shard in [left, right] {
             let mut m = Model::new(config.clone(), &heads, training.clone());
-            fit(&mut m, shard, 0.0, |_| {});
+            fit(&mut m, shard, 0.0, Split::Random, |_| {});
             shards.push(m);
         }
         let merged = Model::merge(&shards).unwrap();

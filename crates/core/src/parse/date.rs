@@ -3,6 +3,46 @@
 //! zones, no seconds) and a few shapes common in the wild (ISO 8601, a missing weekday comma).
 
 /// Reads `raw` as a date and returns it as RFC 3339, or `None` if it is not one.
+/// Seconds since 1970 of an RFC 3339 date as [`super::Headers::date`] holds it
+/// (`2002-08-22T12:36:23+01:00`), or None when it is not one.
+pub fn unix_seconds(rfc3339: &str) -> Option<i64> {
+    let b = rfc3339.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<i64> { rfc3339.get(r)?.parse().ok() };
+    if b.len() < 19 || b.get(4) != Some(&b'-') || b.get(10) != Some(&b'T') {
+        return None;
+    }
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    // The zone follows the seconds (and optional fraction): Z or +hh:mm / -hh:mm.
+    let zone = rfc3339[19..].trim_start_matches(|c: char| c == '.' || c.is_ascii_digit());
+    let offset = match zone.as_bytes().first() {
+        None | Some(b'Z' | b'z') => 0,
+        Some(&sign @ (b'+' | b'-')) => {
+            let hh: i64 = zone.get(1..3)?.parse().ok()?;
+            let mm: i64 = zone.get(4..6).or_else(|| zone.get(3..5))?.parse().ok()?;
+            let minutes = hh * 60 + mm;
+            if sign == b'+' {
+                minutes * 60
+            } else {
+                -minutes * 60
+            }
+        }
+        Some(_) => return None,
+    };
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hour * 3600 + minute * 60 + second - offset)
+}
+
 pub(super) fn parse_lenient(raw: &str) -> Option<String> {
     let cleaned: String = raw
         .split('(')
@@ -166,7 +206,20 @@ fn format(
 
 #[cfg(test)]
 mod tests {
-    use super::parse_lenient;
+    use super::{parse_lenient, unix_seconds};
+
+    #[test]
+    fn rfc3339_dates_become_unix_seconds() {
+        assert_eq!(unix_seconds("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(
+            unix_seconds("2002-08-22T12:36:23+01:00"),
+            Some(1_030_016_183)
+        );
+        assert_eq!(unix_seconds("2002-08-22T11:36:23Z"), Some(1_030_016_183));
+        assert_eq!(unix_seconds("2000-02-29T00:00:00-05:30"), Some(951_802_200));
+        assert_eq!(unix_seconds("not a date"), None);
+        assert_eq!(unix_seconds("2002-13-01T00:00:00Z"), None);
+    }
 
     #[test]
     fn obsolete_and_wild_dates() {

@@ -61,6 +61,13 @@ pub struct Headers {
     pub precedence: Option<String>,
     /// The stated priority.
     pub priority: Option<Priority>,
+    /// The sending program: X-Mailer, else User-Agent (at most 80 characters).
+    pub mailer: Option<String>,
+    /// How many Received headers: the hops the message says it took.
+    pub received: usize,
+    /// The names of the top-level header fields, lower case, each once, in order of first
+    /// appearance (at most 64): which fields a sender writes tells its software apart.
+    pub field_names: Vec<String>,
 }
 
 /// Upper bound on recipients kept per header; the counts stay exact.
@@ -128,6 +135,7 @@ pub(super) fn extract(message: &Message<'_>, defects: &mut Vec<Defect>) -> Heade
             .and_then(HeaderValue::as_address)
             .or_else(|| message.cc()),
     );
+    let root = &message.root_part().headers;
     let headers = Headers {
         from,
         reply_to: message.reply_to().and_then(|a| a.first()).map(mailbox),
@@ -144,6 +152,12 @@ pub(super) fn extract(message: &Message<'_>, defects: &mut Vec<Defect>) -> Heade
         auto_submitted: raw_lower(message, HeaderName::AutoSubmitted),
         precedence: raw_lower(message, "Precedence".into()),
         priority: priority(message),
+        mailer: raw_text(message, "X-Mailer").or_else(|| raw_text(message, "User-Agent")),
+        received: root
+            .iter()
+            .filter(|h| h.name == HeaderName::Received)
+            .count(),
+        field_names: field_names(root),
     };
     let names = headers
         .from
@@ -251,6 +265,30 @@ fn list_id(raw: &str) -> String {
 fn raw_lower(message: &Message<'_>, name: HeaderName<'_>) -> Option<String> {
     let raw = message.header_raw(name)?.trim();
     (!raw.is_empty()).then(|| clip(raw, 80).to_ascii_lowercase())
+}
+
+fn raw_text(message: &Message<'_>, name: &str) -> Option<String> {
+    let raw = message.header_raw(HeaderName::from(name))?.trim();
+    (!raw.is_empty()).then(|| clip(raw, 80))
+}
+
+/// Upper bound on the field names kept: a message with thousands of made-up fields is
+/// described by its first ones.
+const MAX_FIELD_NAMES: usize = 64;
+
+fn field_names(headers: &[mail_parser::Header<'_>]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for header in headers {
+        if names.len() == MAX_FIELD_NAMES {
+            break;
+        }
+        let name = header.name.as_str();
+        if name.len() > 64 || names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+            continue;
+        }
+        names.push(name.to_ascii_lowercase());
+    }
+    names
 }
 
 fn priority(message: &Message<'_>) -> Option<Priority> {

@@ -6,7 +6,7 @@
 //! on the way ([`defects`]). Parsing is lenient but never silent, and it never panics: the
 //! call is guarded with `catch_unwind` as a last line, and a panic becomes a quarantine record.
 
-mod date;
+pub mod date;
 pub mod defects;
 mod headers;
 mod html;
