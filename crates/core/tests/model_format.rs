@@ -29,7 +29,8 @@ fn format_1_fixture_loads_and_scores() {
     let raw = std::fs::read(root.join("golden/048-spam-obfuscated-html-base64.eml")).unwrap();
     let email =
         mailtriage_core::parse::parse(RawMail::new(Origin::Stdin { offset: 0 }, raw)).unwrap();
-    let features = extract(&mailtriage_core::privacy::redact(email), &model.features);
+    let message = mailtriage_core::privacy::redact(email);
+    let features = extract(&message, &model.features);
     let scores = model.score(&sparse(&features));
     assert_eq!(scores.heads[0].probabilities[0].0, "spam");
 }

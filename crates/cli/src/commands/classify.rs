@@ -49,7 +49,7 @@ pub fn run(args: &Args) -> Result<ExitCode, Failure> {
     let decide = |email| {
         let redacted = privacy::redact(email);
         let features = features::extract(&redacted, &model.features);
-        let scores = model.score(&model::sparse(&features));
+        let scores = model.score_features(&features);
         triage::decide(
             &redacted,
             &features,

@@ -11,8 +11,8 @@
 
 pub mod tokenize;
 
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
@@ -137,8 +137,9 @@ pub enum FeatureName {
     Token(Field, Range<u32>),
     /// Two adjacent tokens of a text field.
     Pair(Field, Range<u32>, Range<u32>),
-    /// A fact or a value taken whole (a domain, `reply`, `hour:09`).
-    Fact(String),
+    /// A fact or a value taken whole (a domain, `reply`, `hour:09`): its span in the
+    /// message's fact text (see [`Features::describe`]).
+    Fact(Range<u32>),
 }
 
 /// One entry of the sparse vector.
@@ -154,24 +155,27 @@ pub struct Feature {
     pub name: FeatureName,
 }
 
-/// A message's features.
+/// A message's features; they borrow the message's text, to name themselves.
 #[derive(Debug, Clone, Default)]
-pub struct Features {
+pub struct Features<'a> {
     /// The entries, namespace by namespace; an index may repeat across namespaces.
     pub entries: Vec<Feature>,
-    /// The body text the body features were read from (for naming them).
-    body: String,
-    subject: String,
-    sender_name: String,
+    /// The body text the body features were read from (borrowed unless forwarded
+    /// messages' text was appended).
+    body: Cow<'a, str>,
+    subject: &'a str,
+    sender_name: &'a str,
+    /// The texts of the facts, one after another (each fact names its span).
+    facts: String,
 }
 
-impl Features {
+impl Features<'_> {
     /// Names entry `i` in words, as `namespace: 'text'`.
     pub fn describe(&self, feature: &Feature) -> String {
         let field_text = |field: Field| match field {
-            Field::Subject => self.subject.as_str(),
-            Field::Body => self.body.as_str(),
-            Field::SenderName => self.sender_name.as_str(),
+            Field::Subject => self.subject,
+            Field::Body => &self.body,
+            Field::SenderName => self.sender_name,
         };
         let slice = |field: Field, r: &Range<u32>| {
             field_text(field)
@@ -182,85 +186,149 @@ impl Features {
         let what = match &feature.name {
             FeatureName::Token(field, r) => slice(*field, r),
             FeatureName::Pair(field, a, b) => format!("{} {}", slice(*field, a), slice(*field, b)),
-            FeatureName::Fact(text) => text.clone(),
+            FeatureName::Fact(r) => self
+                .facts
+                .get(r.start as usize..r.end as usize)
+                .unwrap_or("?")
+                .to_string(),
         };
         format!("{}: '{}'", feature.namespace.label(), what)
     }
 }
 
-/// A hasher for keys that are already xxh3 hashes: it passes them through.
-#[derive(Default)]
-struct PassThrough(u64);
+/// An open-addressing table from feature hash to entry, kept per thread and cleared slot by
+/// slot, so that counting a message's tokens neither allocates nor rehashes a map.
+struct Table {
+    /// 0: empty; else the entry's index + 1.
+    slots: Vec<u32>,
+    /// Slots filled for the namespace being counted, to clear them afterwards.
+    used: Vec<u32>,
+}
 
-impl std::hash::Hasher for PassThrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // Only u64 keys are hashed here; fold anything else in for completeness.
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+impl Table {
+    fn new() -> Self {
+        Table {
+            slots: vec![0; 1 << 12],
+            used: Vec::with_capacity(1 << 10),
         }
     }
 
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
+    fn clear(&mut self) {
+        for &slot in &self.used {
+            self.slots[slot as usize] = 0;
+        }
+        self.used.clear();
     }
 }
 
-type HashIndex = HashMap<u64, u32, BuildHasherDefault<PassThrough>>;
-
-/// Counts one namespace's hashed items in order of first appearance, then scales them.
-struct Bag<'a> {
-    namespace: Namespace,
+/// Builds the entries of one message, namespace by namespace.
+struct Builder<'t> {
     bits: u8,
-    out: &'a mut Vec<Feature>,
-    start: usize,
+    entries: Vec<Feature>,
+    /// Per entry: its full hash (to tell colliding slots of the table apart) and its count.
+    hashes: Vec<u64>,
     counts: Vec<u32>,
-    seen: &'a mut HashIndex,
+    facts: String,
+    scratch: String,
+    table: &'t mut Table,
+    namespace: Namespace,
+    /// Where the current namespace's entries start.
+    start: usize,
 }
 
-impl<'a> Bag<'a> {
-    fn new(
-        namespace: Namespace,
-        bits: u8,
-        out: &'a mut Vec<Feature>,
-        seen: &'a mut HashIndex,
-    ) -> Self {
-        seen.clear();
-        let start = out.len();
-        Bag {
-            namespace,
+impl<'t> Builder<'t> {
+    fn new(bits: u8, table: &'t mut Table) -> Self {
+        table.clear();
+        Builder {
             bits,
-            out,
-            start,
-            counts: Vec::new(),
-            seen,
+            entries: Vec::with_capacity(512),
+            hashes: Vec::with_capacity(512),
+            counts: Vec::with_capacity(512),
+            facts: String::new(),
+            scratch: String::new(),
+            table,
+            namespace: Namespace::Subject,
+            start: 0,
         }
+    }
+
+    /// Starts counting a namespace.
+    fn begin(&mut self, namespace: Namespace) {
+        self.namespace = namespace;
+        self.start = self.entries.len();
     }
 
     /// Counts `hash`; `name` is built only the first time it is seen.
-    fn push(&mut self, hash: u64, name: impl FnOnce() -> FeatureName) {
-        let next = self.counts.len() as u32;
-        let slot = *self.seen.entry(hash).or_insert(next);
-        if slot == next {
-            self.counts.push(1);
-            let sign = if hash & 1 == 0 { 1.0 } else { -1.0 };
-            self.out.push(Feature {
-                index: (hash >> (64 - u32::from(self.bits))) as u32,
-                value: sign,
-                namespace: self.namespace,
-                name: name(),
-            });
-        } else {
-            self.counts[slot as usize] += 1;
+    #[inline]
+    fn push(&mut self, hash: u64, name: impl FnOnce(&mut String) -> FeatureName) {
+        // Keep the table at most half full, so that probes stay short.
+        if 2 * (self.entries.len() - self.start + 1) > self.table.slots.len() {
+            self.grow();
+        }
+        let mask = self.table.slots.len() - 1;
+        // The top bits pick the slot and the lowest the sign: probe with the middle ones.
+        let mut at = (hash >> 17) as usize & mask;
+        loop {
+            let slot = self.table.slots[at];
+            if slot == 0 {
+                break;
+            }
+            let i = slot as usize - 1;
+            if self.hashes[i] == hash {
+                self.counts[i] += 1;
+                return;
+            }
+            at = (at + 1) & mask;
+        }
+        let i = self.entries.len();
+        self.table.slots[at] = i as u32 + 1;
+        self.table.used.push(at as u32);
+        self.hashes.push(hash);
+        self.counts.push(1);
+        let sign = if hash & 1 == 0 { 1.0 } else { -1.0 };
+        self.entries.push(Feature {
+            index: (hash >> (64 - u32::from(self.bits))) as u32,
+            value: sign,
+            namespace: self.namespace,
+            name: name(&mut self.facts),
+        });
+    }
+
+    /// Doubles the table and puts the current namespace's entries back in.
+    #[cold]
+    fn grow(&mut self) {
+        let size = self.table.slots.len() * 2;
+        self.table.slots.clear();
+        self.table.slots.resize(size, 0);
+        self.table.used.clear();
+        let mask = size - 1;
+        for i in self.start..self.entries.len() {
+            let mut at = (self.hashes[i] >> 17) as usize & mask;
+            while self.table.slots[at] != 0 {
+                at = (at + 1) & mask;
+            }
+            self.table.slots[at] = i as u32 + 1;
+            self.table.used.push(at as u32);
         }
     }
 
     fn fact(&mut self, text: &str) {
         let hash = xxh3_64_with_seed(text.as_bytes(), self.namespace.seed());
-        self.push(hash, || FeatureName::Fact(text.to_string()));
+        self.push(hash, |facts| {
+            let start = facts.len() as u32;
+            facts.push_str(text);
+            FeatureName::Fact(start..facts.len() as u32)
+        });
+    }
+
+    /// A fact written with `format_args!`, without allocating for it.
+    fn fact_fmt(&mut self, args: std::fmt::Arguments<'_>) {
+        let mut text = std::mem::take(&mut self.scratch);
+        text.clear();
+        // Writing into a String cannot fail.
+        let _ = text.write_fmt(args);
+        self.fact(&text);
+        self.scratch = text;
     }
 
     /// Tokens of a text field, and pairs of adjacent tokens when `pairs` is set.
@@ -274,20 +342,24 @@ impl<'a> Bag<'a> {
                 if let Some((prev_hash, prev_span)) = previous.take() {
                     let pair = pair_hash(prev_hash, hash, seed);
                     let second = span.clone();
-                    self.push(pair, || FeatureName::Pair(field, prev_span, second));
+                    self.push(pair, |_| FeatureName::Pair(field, prev_span, second));
                 }
                 previous = Some((hash, span.clone()));
             }
-            self.push(hash, || FeatureName::Token(field, span));
+            self.push(hash, |_| FeatureName::Token(field, span));
         });
     }
 
-    /// Scales each entry by `1 + ln(count)` (its sign kept) and the namespace to unit L2 norm.
-    fn finish(self) {
-        let entries = &mut self.out[self.start..];
+    /// Scales the namespace's entries by `1 + ln(count)` (sign kept) and to unit L2 norm,
+    /// and empties the table for the next namespace.
+    fn finish(&mut self) {
+        let entries = &mut self.entries[self.start..];
+        let counts = &self.counts[self.start..];
         let mut norm = 0.0f32;
-        for (entry, &count) in entries.iter_mut().zip(&self.counts) {
-            entry.value *= 1.0 + (count as f32).ln();
+        for (entry, &count) in entries.iter_mut().zip(counts) {
+            if count > 1 {
+                entry.value *= 1.0 + (count as f32).ln();
+            }
             norm += entry.value * entry.value;
         }
         let norm = norm.sqrt();
@@ -296,6 +368,7 @@ impl<'a> Bag<'a> {
                 entry.value /= norm;
             }
         }
+        self.table.clear();
     }
 }
 
@@ -340,77 +413,85 @@ fn starts_with_any(subject: &str, prefixes: &[&str]) -> bool {
     prefixes.iter().any(|p| lower.starts_with(p))
 }
 
+/// A mailer's family without its version: `Microsoft Outlook Express 6.00.2600` ->
+/// `microsoft outlook express`, `Mutt/1.4i` -> `mutt`.
+fn mailer_family(mailer: &str) -> String {
+    let end = mailer
+        .find(|c: char| c.is_ascii_digit() || matches!(c, '(' | '[' | ';' | '/' | ','))
+        .unwrap_or(mailer.len());
+    let words: Vec<&str> = mailer[..end].split_whitespace().take(4).collect();
+    let family = words.join(" ").to_lowercase();
+    if family.is_empty() {
+        "(other)".to_string()
+    } else {
+        family
+    }
+}
+
 /// Extracts the features of a redacted message.
-pub fn extract(message: &Redacted, config: &FeatureConfig) -> Features {
+pub fn extract<'a>(message: &'a Redacted, config: &FeatureConfig) -> Features<'a> {
     let email = message.email();
     let h = &email.headers;
-    let subject = h.subject.clone().unwrap_or_default();
+    let subject = h.subject.as_deref().unwrap_or_default();
     let sender_name = h
         .from
         .as_ref()
-        .and_then(|m| m.name.clone())
+        .and_then(|m| m.name.as_deref())
         .unwrap_or_default();
-    let mut body = prefix(&email.body.text, config.max_body_bytes).to_string();
+    let mut body = Cow::Borrowed(prefix(&email.body.text, config.max_body_bytes));
     for forwarded in &email.forwarded {
         if body.len() >= config.max_body_bytes {
             break;
         }
-        body.push('\n');
-        body.push_str(prefix(&forwarded.text, config.max_body_bytes - body.len()));
+        let room = config.max_body_bytes - body.len();
+        let text = body.to_mut();
+        text.push('\n');
+        text.push_str(prefix(&forwarded.text, room.saturating_sub(1)));
     }
-
-    let mut entries = Vec::with_capacity(256);
-    SEEN.with_borrow_mut(|seen| {
-        fill(
-            message,
-            config,
-            &subject,
-            &sender_name,
-            &body,
-            &mut entries,
-            seen,
-        );
+    let (entries, facts) = TABLE.with_borrow_mut(|table| {
+        let mut builder = Builder::new(config.bits, table);
+        fill(message, config, subject, sender_name, &body, &mut builder);
+        (builder.entries, builder.facts)
     });
     Features {
         entries,
         body,
         subject,
         sender_name,
+        facts,
     }
 }
 
 thread_local! {
-    /// The counting map, kept per thread so that it is not grown anew for every message.
-    static SEEN: std::cell::RefCell<HashIndex> = std::cell::RefCell::new(HashIndex::with_capacity_and_hasher(4096, BuildHasherDefault::default()));
+    /// The counting table, kept per thread so that it is not allocated for every message.
+    static TABLE: std::cell::RefCell<Table> = std::cell::RefCell::new(Table::new());
 }
 
-/// Fills `entries` namespace by namespace.
+/// Fills the builder namespace by namespace.
 fn fill(
     message: &Redacted,
     config: &FeatureConfig,
     subject: &str,
     sender_name: &str,
     body: &str,
-    entries: &mut Vec<Feature>,
-    seen: &mut HashIndex,
+    b: &mut Builder<'_>,
 ) {
-    let bits = config.bits;
     let email = message.email();
     let h = &email.headers;
 
-    let mut bag = Bag::new(Namespace::Subject, bits, entries, seen);
-    bag.text(Field::Subject, subject, config.bigrams);
-    bag.finish();
+    b.begin(Namespace::Subject);
+    b.text(Field::Subject, subject, config.bigrams);
+    b.finish();
 
-    let mut bag = Bag::new(Namespace::Body, bits, entries, seen);
-    bag.text(Field::Body, body, config.bigrams);
-    bag.finish();
+    b.begin(Namespace::Body);
+    b.text(Field::Body, body, config.bigrams);
+    b.finish();
 
-    let mut bag = Bag::new(Namespace::SenderName, bits, entries, seen);
-    bag.text(Field::SenderName, sender_name, false);
-    bag.finish();
+    b.begin(Namespace::SenderName);
+    b.text(Field::SenderName, sender_name, false);
+    b.finish();
 
-    let mut bag = Bag::new(Namespace::SenderDomain, bits, entries, seen);
+    b.begin(Namespace::SenderDomain);
     if let Some(domain) = h
         .from
         .as_ref()
@@ -419,52 +500,55 @@ fn fill(
     {
         if let Some(parent) = parent_domain(&domain) {
             if parent != domain {
-                bag.fact(parent);
+                b.fact(parent);
             }
         }
-        bag.fact(&domain);
+        b.fact(&domain);
     } else {
-        bag.fact("(none)");
+        b.fact("(none)");
     }
-    bag.finish();
+    b.finish();
 
-    let mut bag = Bag::new(Namespace::Attachment, bits, entries, seen);
+    b.begin(Namespace::Attachment);
     for attachment in &email.attachments {
-        bag.fact(&attachment.content_type);
+        b.fact(&attachment.content_type);
         if let Some(ext) = attachment
             .name
             .as_deref()
             .and_then(|n| n.rsplit_once('.'))
-            .map(|(_, e)| e.to_ascii_lowercase())
+            .map(|(_, e)| e)
             .filter(|e| e.len() <= 8)
         {
-            bag.fact(&format!(".{ext}"));
+            b.fact_fmt(format_args!(".{}", ext.to_ascii_lowercase()));
         }
     }
-    bag.finish();
+    b.finish();
 
-    let mut bag = Bag::new(Namespace::LinkDomain, bits, entries, seen);
+    b.begin(Namespace::LinkDomain);
     for link in &email.body.links {
         let host = link
             .split_once("://")
             .map_or(link.as_str(), |(_, rest)| rest)
             .split(['/', '?', '#', ':'])
             .next()
-            .unwrap_or("")
-            .to_ascii_lowercase();
+            .unwrap_or("");
         if !host.is_empty() {
-            bag.fact(&host);
+            if host.bytes().any(|c| c.is_ascii_uppercase()) {
+                b.fact(&host.to_ascii_lowercase());
+            } else {
+                b.fact(host);
+            }
         }
     }
-    bag.finish();
+    b.finish();
 
-    let mut bag = Bag::new(Namespace::Header, bits, entries, seen);
-    header_facts(message, subject, &mut bag);
-    bag.finish();
+    b.begin(Namespace::Header);
+    header_facts(message, subject, b);
+    b.finish();
 }
 
 /// Facts about the headers and structure, each a token of the header namespace.
-fn header_facts(message: &Redacted, subject: &str, bag: &mut Bag<'_>) {
+fn header_facts(message: &Redacted, subject: &str, bag: &mut Builder<'_>) {
     let email = message.email();
     let h = &email.headers;
     if !h.in_reply_to.is_empty() || starts_with_any(subject, &["re:", "aw:", "sv:", "antw:"]) {
@@ -475,33 +559,36 @@ fn header_facts(message: &Redacted, subject: &str, bag: &mut Bag<'_>) {
     }
     if let Some(list) = &h.list_id {
         bag.fact("list");
-        bag.fact(&format!("list:{list}"));
+        bag.fact_fmt(format_args!("list:{list}"));
     }
     for (name, value) in [("precedence", &h.precedence), ("auto", &h.auto_submitted)] {
         if let Some(value) = value {
-            bag.fact(&format!("{name}:{value}"));
+            bag.fact_fmt(format_args!("{name}:{value}"));
         }
     }
     if let Some(priority) = h.priority {
-        bag.fact(&format!("priority:{priority:?}"));
+        bag.fact_fmt(format_args!("priority:{priority:?}"));
     }
-    bag.fact(&format!("to:{}", bucket(h.to_count)));
-    bag.fact(&format!("cc:{}", bucket(h.cc_count)));
-    bag.fact(&format!("links:{}", bucket(email.body.links.len())));
-    bag.fact(&format!("attachments:{}", bucket(email.attachments.len())));
-    bag.fact(&format!("type:{}", email.body.content_type));
+    bag.fact_fmt(format_args!("to:{}", bucket(h.to_count)));
+    bag.fact_fmt(format_args!("cc:{}", bucket(h.cc_count)));
+    bag.fact_fmt(format_args!("links:{}", bucket(email.body.links.len())));
+    bag.fact_fmt(format_args!(
+        "attachments:{}",
+        bucket(email.attachments.len())
+    ));
+    bag.fact_fmt(format_args!("type:{}", email.body.content_type));
     if email.body.html_only {
         bag.fact("html only");
     }
     for charset in &email.body.charsets {
-        bag.fact(&format!("charset:{charset}"));
+        bag.fact_fmt(format_args!("charset:{charset}"));
     }
     for defect in &email.defects {
-        bag.fact(&format!("defect:{}", defect.kind.as_str()));
+        bag.fact_fmt(format_args!("defect:{}", defect.kind.as_str()));
     }
     // The sender's local hour: the hour field of the RFC 3339 date.
     if let Some(hour) = h.date.as_deref().and_then(|d| d.get(11..13)) {
-        bag.fact(&format!("hour:{hour}"));
+        bag.fact_fmt(format_args!("hour:{hour}"));
     }
     if let (Some(from), Some(reply)) = (
         h.from
@@ -517,6 +604,13 @@ fn header_facts(message: &Redacted, subject: &str, bag: &mut Bag<'_>) {
             bag.fact("reply-to elsewhere");
         }
     }
+    for name in &h.field_names {
+        bag.fact_fmt(format_args!("field:{name}"));
+    }
+    if let Some(mailer) = h.mailer.as_deref().map(mailer_family) {
+        bag.fact_fmt(format_args!("mailer:{mailer}"));
+    }
+    bag.fact_fmt(format_args!("received:{}", bucket(h.received)));
     let letters: Vec<char> = subject.chars().filter(|c| c.is_alphabetic()).collect();
     if letters.len() >= 8 && letters.iter().all(|c| !c.is_lowercase()) {
         bag.fact("subject in capitals");

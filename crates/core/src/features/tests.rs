@@ -18,7 +18,7 @@ const MAIL: &str = "From: \"Billing Team\" <billing@mail.example.com>\nTo: a@exa
 Subject: Invoice overdue: pay now!\nDate: Tue, 2 Jan 2024 09:15:00 +0100\nMessage-ID: <1@x>\n\
 Content-Type: text/html\n\n<p>Your invoice is overdue. <a href=\"https://pay.example.net/x\">Pay</a></p>\n";
 
-fn by_namespace(features: &Features) -> BTreeMap<Namespace, Vec<&Feature>> {
+fn by_namespace<'a>(features: &'a Features<'_>) -> BTreeMap<Namespace, Vec<&'a Feature>> {
     let mut map: BTreeMap<Namespace, Vec<&Feature>> = BTreeMap::new();
     for f in &features.entries {
         map.entry(f.namespace).or_default().push(f);
@@ -56,7 +56,8 @@ fn hashing_is_pinned_across_versions() {
 #[test]
 fn namespaces_are_unit_length_and_indices_in_range() {
     let config = FeatureConfig::default();
-    let features = extract(&redacted(MAIL), &config);
+    let message = redacted(MAIL);
+    let features = extract(&message, &config);
     for (ns, entries) in by_namespace(&features) {
         let norm: f32 = entries.iter().map(|f| f.value * f.value).sum();
         assert!((norm - 1.0).abs() < 1e-4, "{ns:?} norm {norm}");
@@ -66,7 +67,8 @@ fn namespaces_are_unit_length_and_indices_in_range() {
 
 #[test]
 fn features_are_named_in_words() {
-    let features = extract(&redacted(MAIL), &FeatureConfig::default());
+    let message = redacted(MAIL);
+    let features = extract(&message, &FeatureConfig::default());
     let names: Vec<String> = features
         .entries
         .iter()
@@ -94,15 +96,19 @@ fn features_are_named_in_words() {
 
 #[test]
 fn repeated_tokens_count_logarithmically() {
+    let (once_mail, many_mail) = (
+        redacted("Subject: x\n\nfree\n"),
+        redacted("Subject: x\n\nfree free free free\n"),
+    );
     let once = extract(
-        &redacted("Subject: x\n\nfree\n"),
+        &once_mail,
         &FeatureConfig {
             bigrams: false,
             ..FeatureConfig::default()
         },
     );
     let many = extract(
-        &redacted("Subject: x\n\nfree free free free\n"),
+        &many_mail,
         &FeatureConfig {
             bigrams: false,
             ..FeatureConfig::default()

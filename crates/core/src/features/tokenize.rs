@@ -25,21 +25,51 @@ pub enum TokenKind {
 /// Longest token kept, in bytes; longer runs are cut (base64 blobs, hashes).
 pub const MAX_TOKEN: usize = 48;
 
+/// Byte classes for the chunk scan: white space ends a chunk; the others are noted on the
+/// way, so that a chunk is read once to learn whether it is ASCII and holds an `@`.
+const SPACE: u8 = 1;
+const HIGH: u8 = 2;
+const AT: u8 = 4;
+
+const CLASSES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = if (b as u8).is_ascii_whitespace() {
+            SPACE
+        } else if b >= 0x80 {
+            HIGH
+        } else if b == b'@' as usize {
+            AT
+        } else {
+            0
+        };
+        b += 1;
+    }
+    table
+};
+
 /// Calls `f(kind, normalised, span)` for each token of `text`, in order.
 pub fn tokenize(text: &str, mut f: impl FnMut(TokenKind, &str, Range<usize>)) {
     let bytes = text.as_bytes();
     let mut buf = String::with_capacity(64);
     let mut at = 0;
     while at < bytes.len() {
-        while at < bytes.len() && bytes[at].is_ascii_whitespace() {
+        while at < bytes.len() && CLASSES[bytes[at] as usize] == SPACE {
             at += 1;
         }
         let start = at;
-        while at < bytes.len() && !bytes[at].is_ascii_whitespace() {
+        let mut seen = 0u8;
+        while at < bytes.len() {
+            let class = CLASSES[bytes[at] as usize];
+            if class == SPACE {
+                break;
+            }
+            seen |= class;
             at += 1;
         }
         if start < at {
-            chunk(text, start, at, &mut buf, &mut f);
+            chunk(text, start, at, seen, &mut buf, &mut f);
         }
     }
 }
@@ -48,6 +78,7 @@ fn chunk(
     text: &str,
     start: usize,
     end: usize,
+    seen: u8,
     buf: &mut String,
     f: &mut impl FnMut(TokenKind, &str, Range<usize>),
 ) {
@@ -65,15 +96,18 @@ fn chunk(
         f(TokenKind::Url, buf, start..end);
         return;
     }
-    let maybe_email = memchr::memchr(b'@', piece.as_bytes()).is_some();
-    if let Some(domain) = maybe_email.then(|| email_domain(piece)).flatten() {
+    if let Some(domain) = (seen & AT != 0).then(|| email_domain(piece)).flatten() {
         buf.clear();
         buf.push_str("email:");
         push_lower(buf, domain);
         f(TokenKind::Email, buf, start..end);
         return;
     }
-    words(text, start, end, buf, f);
+    if seen & HIGH == 0 {
+        ascii_words(text, start, end, buf, f);
+    } else {
+        words(text, start, end, buf, f);
+    }
 }
 
 /// Splits a chunk into runs of alphanumeric characters; a run of digits with `.,:/-` inside
@@ -86,10 +120,6 @@ fn words(
     f: &mut impl FnMut(TokenKind, &str, Range<usize>),
 ) {
     let piece = &text[start..end];
-    if piece.is_ascii() {
-        ascii_words(text, start, end, buf, f);
-        return;
-    }
     let mut run: Option<(usize, bool)> = None; // (start, all digits so far)
     let mut chars = piece.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
@@ -181,8 +211,10 @@ fn emit(
 fn push_lower(buf: &mut String, s: &str) {
     let limit = buf.len() + MAX_TOKEN;
     if s.is_ascii() {
-        let s = &s[..s.len().min(MAX_TOKEN)];
-        buf.extend(s.bytes().map(|b| b.to_ascii_lowercase() as char));
+        let from = buf.len();
+        buf.push_str(&s[..s.len().min(MAX_TOKEN)]);
+        // Only ASCII was appended, so lower-casing it in place keeps the String valid.
+        buf[from..].make_ascii_lowercase();
         return;
     }
     for c in s.chars().flat_map(char::to_lowercase) {

@@ -58,9 +58,14 @@ impl LinearHead {
 
     /// The raw score of each class.
     pub fn logits(&self, x: &Sparse) -> Vec<f32> {
+        self.logits_of(x.iter().copied())
+    }
+
+    /// The raw score of each class, from `(slot, value)` pairs however they are held.
+    pub fn logits_of(&self, x: impl Iterator<Item = (u32, f32)>) -> Vec<f32> {
         let k = self.classes;
         let mut out = self.bias.clone();
-        for &(slot, value) in x {
+        for (slot, value) in x {
             let row = slot as usize * k;
             if let Some(w) = self.weights.get(row..row + k) {
                 for (o, w) in out.iter_mut().zip(w) {
