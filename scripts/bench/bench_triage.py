@@ -15,6 +15,8 @@ import subprocess
 import sys
 import time
 
+STREAM_REPEAT = 8
+
 
 def timed(cmd):
     """Runs cmd under /usr/bin/time when present; returns (seconds, peak RSS bytes or None)."""
@@ -74,15 +76,30 @@ def main():
     model = "target/bench-triage/model.mt"
     decisions = "target/bench-triage/decisions.jsonl"
 
-    train_runs, classify_runs = [], []
+    # A stream of the test split repeated STREAM_REPEAT times: throughput once the process
+    # has started and loaded its model (a service or a Spark executor runs for hours). The
+    # single pass over the test split, start-up included, is reported too.
+    stream = "target/bench-triage/test-stream.jsonl"
+    with open(test, "rb") as src, open(stream, "wb") as dst:
+        data = src.read()
+        for _ in range(STREAM_REPEAT):
+            dst.write(data)
+    n_stream = n_test * STREAM_REPEAT
+
+    train_runs, classify_runs, stream_runs, parse_runs = [], [], [], []
     for _ in range(args.runs):
         train_runs.append(timed([args.bin, "train", "-i", train, "--label-field", "label", "--out", model, "-q"]))
         classify_runs.append(timed([args.bin, "classify", "--model", model, "-i", test, "-o", decisions, "-q"]))
+        stream_runs.append(timed([args.bin, "classify", "--model", model, "-i", stream, "-o", "/dev/null", "-q"]))
+        parse_runs.append(timed([args.bin, "parse", "-i", stream, "-o", "/dev/null", "-q"]))
+    median = lambda runs: statistics.median(s for s, _ in runs)
     ours = dict(
         name="mailtriage (all cores)",
-        train_per_s=n_train / statistics.median(s for s, _ in train_runs),
-        predict_per_s=n_test / statistics.median(s for s, _ in classify_runs),
-        peak_rss_bytes=max((r or 0) for _, r in train_runs + classify_runs) or None,
+        train_per_s=n_train / median(train_runs),
+        predict_per_s=n_stream / median(stream_runs),
+        predict_single_pass_per_s=n_test / median(classify_runs),
+        parse_only_per_s=n_stream / median(parse_runs),
+        peak_rss_bytes=max((r or 0) for _, r in train_runs + classify_runs + stream_runs) or None,
         **scores(test, decisions),
     )
 
@@ -101,15 +118,21 @@ def main():
         rss = f"{r['peak_rss_bytes'] / 2**20:.0f}" if r.get("peak_rss_bytes") else "-"
         print(f"{r['name']:<55}{r['accuracy']:>7.4f}{r['macro_f1']:>9.4f}{r['spam_precision']:>8.4f}"
               f"{r['spam_recall']:>8.4f}{r['train_per_s']:>10.0f}{r['predict_per_s']:>12.0f}{rss:>10}")
+    print(f"\nmailtriage classify: {ours['predict_per_s']:.0f} messages/s on a stream of the test split x{STREAM_REPEAT} "
+          f"({n_stream} messages), {ours['predict_single_pass_per_s']:.0f}/s on one pass of it with start-up and "
+          f"model load; parse alone {ours['parse_only_per_s']:.0f}/s on the same stream, so features, model and "
+          f"decisions take {100 * (1 - ours['predict_per_s'] / ours['parse_only_per_s']):.0f}% of classify's time.")
     print("\nratios (mailtriage / peer):")
     for p in peers:
         if "error" in p:
             continue
-        print(f"  vs {p['name']}: classify {ours['predict_per_s'] / p['predict_per_s']:.1f}x, "
+        print(f"  vs {p['name']}: classify {ours['predict_per_s'] / p['predict_per_s']:.1f}x "
+              f"(one pass {ours['predict_single_pass_per_s'] / p['predict_per_s']:.1f}x), "
               f"train {ours['train_per_s'] / p['train_per_s']:.1f}x, "
               f"accuracy {ours['accuracy'] - p['accuracy']:+.4f}, macro-F1 {ours['macro_f1'] - p['macro_f1']:+.4f}")
     print("\nmailtriage: whole processes (raw JSONL in, model or decisions written), median of "
-          f"{args.runs}; peers: Python email parsing + vectorising + model, one core, one run.")
+          f"{args.runs}; peers: Python email parsing + vectorising + model, one core, one run, "
+          "timed inside the process (no start-up, no model load).")
     with open("target/bench-triage.json", "w") as f:
         json.dump({"mailtriage": ours, "peers": peers, "train": n_train, "test": n_test}, f, indent=2)
     print("wrote target/bench-triage.json")

@@ -49,6 +49,8 @@ enum Command {
     Learn(commands::learn::Args),
     /// Set per-head review thresholds for a target precision on labelled mail.
     Thresholds(commands::thresholds::Args),
+    /// Average models trained on shards of the data into one (scale-out training).
+    Merge(commands::merge::Args),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +63,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => commands::eval::run(&args),
         Command::Learn(args) => commands::learn::run(&args),
         Command::Thresholds(args) => commands::thresholds::run(&args),
+        Command::Merge(args) => commands::merge::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -522,3 +522,104 @@ fn classify_writes_parquet_that_reads_back() {
     expected.sort();
     assert_eq!(ids, expected);
 }
+
+#[test]
+fn shard_models_merge_into_one_that_classifies_every_shard() {
+    // Scale-out: a model per half of the data, averaged by `merge`. The merged model must
+    // know what both shards learned: it classifies the whole set at least as well as
+    // either shard model alone, and it records its parents' versions.
+    let dir = tempfile::tempdir().unwrap();
+    let rows = labelled();
+    let (left, right): (Vec<_>, Vec<_>) = rows
+        .iter()
+        .cloned()
+        .enumerate()
+        .partition(|(i, _)| i % 2 == 0);
+    let mut shard_models = Vec::new();
+    for (name, shard) in [("a", left), ("b", right)] {
+        let shard: Vec<Row> = shard.into_iter().map(|(_, r)| r).collect();
+        let data = dir.path().join(format!("{name}.jsonl"));
+        write_jsonl(&data, &shard);
+        let model = dir.path().join(format!("{name}.mt"));
+        run_ok([
+            "train",
+            "-i",
+            data.to_str().unwrap(),
+            "--label-field",
+            "label",
+            "--bits",
+            "18",
+            "--validation",
+            "0",
+            "-q",
+            "--out",
+            model.to_str().unwrap(),
+        ]);
+        shard_models.push(model);
+    }
+    let all = dir.path().join("all.jsonl");
+    write_jsonl(&all, &rows);
+    let merged = dir.path().join("merged.mt");
+    let out = run_ok([
+        "merge",
+        shard_models[0].to_str().unwrap(),
+        shard_models[1].to_str().unwrap(),
+        "--out",
+        merged.to_str().unwrap(),
+    ]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("merged 2 models"), "{said}");
+
+    let accuracy = |model: &Path| -> f64 {
+        let out = run_ok([
+            "eval",
+            "--model",
+            model.to_str().unwrap(),
+            "-i",
+            all.to_str().unwrap(),
+            "--label-field",
+            "label",
+            "--json",
+            "-q",
+        ]);
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        report["heads"][0]["accuracy"].as_f64().unwrap()
+    };
+    let merged_accuracy = accuracy(&merged);
+    for shard in &shard_models {
+        assert!(
+            merged_accuracy >= accuracy(shard),
+            "merged {merged_accuracy} below a shard"
+        );
+    }
+    assert!(merged_accuracy > 0.9, "{merged_accuracy}");
+
+    // Models with other labels cannot be averaged: a usage-level error, not a crash.
+    let other = dir.path().join("other.mt");
+    run_ok([
+        "train",
+        "-i",
+        all.to_str().unwrap(),
+        "--label-field",
+        "queue",
+        "--bits",
+        "18",
+        "--validation",
+        "0",
+        "-q",
+        "--out",
+        other.to_str().unwrap(),
+    ]);
+    let refused = bin()
+        .args([
+            "merge",
+            merged.to_str().unwrap(),
+            other.to_str().unwrap(),
+            "--out",
+        ])
+        .arg(dir.path().join("x.mt"))
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("cannot merge"));
+}

@@ -3,6 +3,7 @@
 pub mod classify;
 pub mod eval;
 pub mod learn;
+pub mod merge;
 pub mod parse;
 pub mod stats;
 pub mod thresholds;

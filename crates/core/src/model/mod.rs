@@ -312,6 +312,17 @@ impl Model {
             head.validation = None;
         }
         merged.training.examples = models.iter().map(|m| m.training.examples).sum();
+        merged.training.corrections = models.iter().map(|m| m.training.corrections).sum();
+        // The shards' data, in the order given: a different set of shards is different data.
+        let mut data = xxhash_rust::xxh3::Xxh3::new();
+        for m in models {
+            data.update(m.training.data_fingerprint.as_bytes());
+        }
+        merged.training.data_fingerprint = format!("{:016x}", data.digest());
+        // A correction learned by any shard is not to be learned again.
+        for m in &models[1..] {
+            merged.learned.extend(m.learned.iter().cloned());
+        }
         merged.created_at = now_rfc3339();
         merged.parent = Some(format!("merge of {} models", models.len()));
         Ok(merged)
