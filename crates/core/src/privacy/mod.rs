@@ -1,16 +1,29 @@
 //! `Email` becomes `Redacted`: the only form of a message that features, models, stores and
 //! logs may see.
 //!
-//! Detection and masking of personal data come with the privacy issue; until then `redact`
-//! passes the message through and reports no findings. The type exists now so that the
-//! compiler already guarantees the order of the pipeline: nothing downstream can take an
-//! [`Email`].
+//! [`Redactor`] finds personal data and confidential material ([`detect`], [`names`]) in
+//! every text field of a message (subject, body, forwarded text, display names, addresses,
+//! links, attachment names, message ids, defect details) and applies the policy's operator
+//! to each finding ([`policy`]): mask, pseudonymise with a keyed HMAC-SHA256, hash, drop or
+//! keep. A `Redacted` carries a summary of what was found (counts per type, whether
+//! confidential material was seen) but never the values.
+
+pub mod checks;
+pub mod detect;
+mod names;
+pub mod policy;
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::LazyLock;
 
+use hmac::{Hmac, KeyInit, Mac};
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
-use crate::parse::Email;
+use crate::parse::{Email, Mailbox};
+pub use detect::{char_offsets, Detector, DetectorError, Dictionaries, Entity, Finding};
+pub use policy::{Operator, Policy, PolicyError};
 
 /// A message after redaction, with a summary of what was found in it.
 #[derive(Debug, Clone)]
@@ -28,6 +41,20 @@ pub struct FindingsSummary {
     pub confidential: bool,
 }
 
+impl FindingsSummary {
+    fn add(&mut self, findings: &[Finding]) {
+        for f in findings {
+            *self
+                .counts
+                .entry(f.entity.as_str().to_string())
+                .or_default() += 1;
+            if f.entity == Entity::Confidential {
+                self.confidential = true;
+            }
+        }
+    }
+}
+
 impl Redacted {
     /// The redacted message.
     pub fn email(&self) -> &Email {
@@ -40,10 +67,457 @@ impl Redacted {
     }
 }
 
-/// Redacts a message. For now a pass-through with no findings (see the module docs).
+/// A redactor that cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum PrivacyError {
+    /// The detector could not be built.
+    #[error(transparent)]
+    Detector(#[from] DetectorError),
+    /// The policy pseudonymises but no key was given.
+    #[error("the privacy policy pseudonymises {0} but no key was given: set the key's environment variable or pass a key file")]
+    NoKey(String),
+    /// The key is too short to be a secret.
+    #[error("the pseudonym key must be at least 16 bytes")]
+    ShortKey,
+}
+
+/// Finds and treats sensitive data by a policy. Build once, share between threads.
+#[derive(Debug)]
+pub struct Redactor {
+    detector: Detector,
+    policy: Policy,
+    key: Option<Vec<u8>>,
+}
+
+/// The default redactor: the default policy, no key, no dictionaries.
+static DEFAULT: LazyLock<Option<Redactor>> =
+    LazyLock::new(|| Redactor::new(Policy::default(), None, Dictionaries::default()).ok());
+
+/// Redacts a message with the default policy (everything personal masked). Commands build a
+/// [`Redactor`] from the user's policy instead.
 pub fn redact(email: Email) -> Redacted {
-    Redacted {
-        email,
-        findings: FindingsSummary::default(),
+    match DEFAULT.as_ref() {
+        Some(redactor) => redactor.redact(email),
+        // The built-in patterns always compile (a unit test checks it); if they ever did not,
+        // nothing may pass through unredacted: drop the texts.
+        None => Redacted {
+            email: Email {
+                body: crate::parse::Body::default(),
+                forwarded: Vec::new(),
+                ..email
+            },
+            findings: FindingsSummary::default(),
+        },
     }
 }
+
+/// Words that mark a display name as an organisation's, not a person's.
+const ORGANISATION_WORDS: &[&str] = &[
+    "team",
+    "support",
+    "billing",
+    "service",
+    "services",
+    "news",
+    "newsletter",
+    "info",
+    "noreply",
+    "no-reply",
+    "admin",
+    "administrator",
+    "sales",
+    "customer",
+    "department",
+    "notifications",
+    "notification",
+    "alerts",
+    "alert",
+    "security",
+    "helpdesk",
+    "desk",
+    "inc",
+    "ltd",
+    "llc",
+    "gmbh",
+    "corp",
+    "corporation",
+    "company",
+    "bank",
+    "office",
+    "mailer",
+    "daemon",
+    "postmaster",
+    "system",
+    "robot",
+    "bot",
+    "list",
+    "digest",
+    "store",
+    "shop",
+    "marketing",
+    "hr",
+    "it",
+    "accounts",
+    "accounting",
+    "payroll",
+    "updates",
+    "online",
+    "group",
+];
+
+impl Redactor {
+    /// A redactor for `policy`; `key` is the pseudonym key (needed when the policy
+    /// pseudonymises), `dictionaries` the name and place lists (may be empty).
+    pub fn new(
+        policy: Policy,
+        key: Option<Vec<u8>>,
+        dictionaries: Dictionaries,
+    ) -> Result<Self, PrivacyError> {
+        if let Some(k) = &key {
+            if k.len() < 16 {
+                return Err(PrivacyError::ShortKey);
+            }
+        }
+        if key.is_none() && policy.needs_key() {
+            let types: Vec<&str> = policy
+                .operators
+                .iter()
+                .filter(|(_, o)| o.needs_key())
+                .map(|(e, _)| e.as_str())
+                .collect();
+            return Err(PrivacyError::NoKey(types.join(", ")));
+        }
+        let detector = Detector::new(&policy.terms, dictionaries)?;
+        Ok(Redactor {
+            detector,
+            policy,
+            key,
+        })
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The findings in `text` at or above the policy's score.
+    pub fn find(&self, text: &str, known_names: &[&str]) -> Vec<Finding> {
+        let mut found = self.detector.find(text, known_names);
+        found.retain(|f| f.score >= self.policy.min_score);
+        found
+    }
+
+    /// `text` with each finding treated by its operator, and the findings.
+    pub fn redact_text(&self, text: &str, known_names: &[&str]) -> (String, Vec<Finding>) {
+        let found = self.find(text, known_names);
+        (self.apply(text, &found), found)
+    }
+
+    /// Bytes that could not be parsed (a quarantine record's first bytes), for a human to
+    /// look at: redacted, and then every capitalised word masked as `[Word]` too, since with
+    /// no headers and no structure a name that no list knows could be anywhere. The shape
+    /// (line breaks, punctuation, lower-case words, header names before `:`) is kept.
+    pub fn redact_unparsed(&self, text: &str) -> String {
+        let (redacted, _) = self.redact_text(text, &[]);
+        let mut out = String::with_capacity(redacted.len());
+        let mut chars = redacted.char_indices().peekable();
+        let mut in_tag = false;
+        while let Some((i, c)) = chars.next() {
+            if c == '[' || c == '<' {
+                in_tag = true;
+            } else if c == ']' || c == '>' {
+                in_tag = false;
+            }
+            let word_start = c.is_uppercase()
+                && !in_tag
+                && redacted[..i]
+                    .chars()
+                    .next_back()
+                    .is_none_or(|p| !p.is_alphanumeric());
+            if !word_start {
+                out.push(c);
+                continue;
+            }
+            let mut end = i + c.len_utf8();
+            while let Some(&(j, d)) = chars.peek() {
+                if d.is_alphanumeric() || d == '\'' || d == '-' {
+                    end = j + d.len_utf8();
+                    chars.next();
+                } else {
+                    break;
+                }
+            }
+            // `Subject:` at a line start is a header name, not a name: keep it.
+            let header_name = redacted[end..].starts_with(':')
+                && redacted[..i].chars().next_back().is_none_or(|p| p == '\n');
+            if header_name {
+                out.push_str(&redacted[i..end]);
+            } else {
+                out.push_str("[Word]");
+            }
+        }
+        out
+    }
+
+    /// `text` with `findings` (sorted, not overlapping) replaced by their operators.
+    pub fn apply(&self, text: &str, findings: &[Finding]) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut at = 0;
+        for f in findings {
+            if f.start < at || f.end > text.len() {
+                continue;
+            }
+            out.push_str(&text[at..f.start]);
+            self.replace(f.entity, &text[f.start..f.end], &mut out);
+            at = f.end;
+        }
+        out.push_str(&text[at..]);
+        out
+    }
+
+    /// Appends the replacement of `value`, a finding of kind `entity`.
+    fn replace(&self, entity: Entity, value: &str, out: &mut String) {
+        let op = self.policy.operator(entity);
+        if op == Operator::Keep {
+            out.push_str(value);
+            return;
+        }
+        if op == Operator::Drop {
+            return;
+        }
+        // What of the value the model may keep: an address's domain, a URL's host.
+        let (kept_prefix, kept_suffix, secret) = match entity {
+            Entity::EmailAddress if self.policy.email_keep_domain => match value.rsplit_once('@') {
+                Some((local, domain)) => ("", domain, local),
+                None => ("", "", value),
+            },
+            Entity::Url if self.policy.url_keep_host => split_url(value),
+            _ => ("", "", value),
+        };
+        if secret.is_empty() {
+            // A bare host: nothing personal beyond what is kept.
+            out.push_str(value);
+            return;
+        }
+        out.push_str(kept_prefix);
+        // The token is of the whole value: the same address, the same token.
+        if let Some(token) = self.token(op, entity, &normalise(entity, value)) {
+            out.push_str(&token);
+        } else {
+            out.push('[');
+            out.push_str(entity.tag());
+            out.push(']');
+        }
+        if !kept_suffix.is_empty() {
+            if entity == Entity::EmailAddress {
+                out.push('@');
+            }
+            out.push_str(kept_suffix);
+        }
+    }
+
+    /// The pseudonym (`<EMAIL_7f3a9c>`) or hash (`<EMAIL_h_5d41402a>`) of a normalised value;
+    /// None for mask (and for a pseudonym without a key, which `new` refuses).
+    fn token(&self, op: Operator, entity: Entity, normal: &str) -> Option<String> {
+        let digest: Vec<u8> = match op {
+            Operator::Pseudonymise => {
+                let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(self.key.as_ref()?).ok()?;
+                mac.update(entity.tag().as_bytes());
+                mac.update(&[0]);
+                mac.update(normal.as_bytes());
+                mac.finalize().into_bytes().to_vec()
+            }
+            Operator::Hash => {
+                let mut h = Sha256::new();
+                h.update(entity.tag().as_bytes());
+                h.update([0]);
+                h.update(normal.as_bytes());
+                h.finalize().to_vec()
+            }
+            Operator::Mask | Operator::Keep | Operator::Drop => return None,
+        };
+        let (infix, bytes) = if op == Operator::Hash {
+            ("_h_", 4)
+        } else {
+            ("_", 3)
+        };
+        let mut token = format!("<{}{infix}", entity.tag());
+        for b in &digest[..bytes] {
+            let _ = write!(token, "{b:02x}");
+        }
+        token.push('>');
+        Some(token)
+    }
+
+    /// Redacts every text field of a message; the summary counts what was found.
+    pub fn redact(&self, mut email: Email) -> Redacted {
+        let mut summary = FindingsSummary::default();
+        let h = &email.headers;
+        // Names the message gives: display-name words, found again in its text.
+        let mut known: Vec<String> = Vec::new();
+        for m in h.from.iter().chain(&h.reply_to).chain(&h.to).chain(&h.cc) {
+            if let Some(name) = &m.name {
+                if !is_organisation(name) {
+                    for part in name.split(|c: char| c.is_whitespace() || c == ',' || c == '"') {
+                        let part = part.trim_matches(|c: char| !c.is_alphanumeric());
+                        if part.chars().count() >= 2
+                            && part.chars().next().is_some_and(char::is_uppercase)
+                            && !known.iter().any(|k| k == part)
+                        {
+                            known.push(part.to_string());
+                        }
+                    }
+                }
+            }
+        }
+        let known: Vec<&str> = known.iter().map(String::as_str).collect();
+        let text = |value: &mut String, summary: &mut FindingsSummary| {
+            if value.is_empty() {
+                return;
+            }
+            let (redacted, found) = self.redact_text(value, &known);
+            if !found.is_empty() {
+                summary.add(&found);
+                *value = redacted;
+            }
+        };
+
+        let h = &mut email.headers;
+        for m in h
+            .from
+            .iter_mut()
+            .chain(h.reply_to.iter_mut())
+            .chain(h.to.iter_mut())
+            .chain(h.cc.iter_mut())
+        {
+            self.mailbox(m, &mut summary);
+        }
+        if let Some(subject) = &mut h.subject {
+            text(subject, &mut summary);
+        }
+        for id in h
+            .message_id
+            .iter_mut()
+            .chain(h.in_reply_to.iter_mut())
+            .chain(h.references.iter_mut())
+        {
+            text(id, &mut summary);
+        }
+        text(&mut email.body.text, &mut summary);
+        for link in &mut email.body.links {
+            text(link, &mut summary);
+        }
+        for forwarded in &mut email.forwarded {
+            if let Some(m) = &mut forwarded.from {
+                self.mailbox(m, &mut summary);
+            }
+            if let Some(subject) = &mut forwarded.subject {
+                text(subject, &mut summary);
+            }
+            text(&mut forwarded.text, &mut summary);
+        }
+        for attachment in &mut email.attachments {
+            if let Some(name) = &mut attachment.name {
+                text(name, &mut summary);
+            }
+        }
+        for defect in &mut email.defects {
+            if let Some(detail) = &mut defect.detail {
+                text(detail, &mut summary);
+            }
+        }
+        Redacted {
+            email,
+            findings: summary,
+        }
+    }
+
+    /// A display name (a person's unless it names an organisation) and an address.
+    fn mailbox(&self, m: &mut Mailbox, summary: &mut FindingsSummary) {
+        if let Some(name) = &mut m.name {
+            // A person's display name is treated whole (a surname no list knows must not
+            // slip through); an organisation's is searched like any text.
+            let found = if is_organisation(name) {
+                self.find(name, &[])
+            } else if name.chars().any(char::is_alphabetic) {
+                vec![Finding {
+                    entity: Entity::Person,
+                    start: 0,
+                    end: name.len(),
+                    score: 0.9,
+                    detector: "display_name",
+                }]
+            } else {
+                Vec::new()
+            };
+            if !found.is_empty() {
+                *name = self.apply(name, &found);
+                summary.add(&found);
+            }
+        }
+        if let Some(address) = &mut m.address {
+            if !address.is_empty() {
+                let found = [Finding {
+                    entity: Entity::EmailAddress,
+                    start: 0,
+                    end: address.len(),
+                    score: 1.0,
+                    detector: "header_address",
+                }];
+                summary.add(&found);
+                *address = self.apply(address, &found);
+            }
+        }
+    }
+}
+
+fn is_organisation(name: &str) -> bool {
+    name.split(|c: char| !c.is_alphanumeric() && c != '-')
+        .any(|w| {
+            let lower = w.to_lowercase();
+            ORGANISATION_WORDS.contains(&lower.as_str())
+        })
+}
+
+/// `https://host/path` becomes (`https://host/`, an empty suffix, `path`): the scheme and
+/// host are kept, the rest is the secret part.
+fn split_url(url: &str) -> (&str, &str, &str) {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let host_end = url[after_scheme..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| after_scheme + i);
+    // Credentials before the host (user:pass@host) are not kept.
+    let host_start = url[after_scheme..host_end]
+        .rfind('@')
+        .map_or(after_scheme, |i| after_scheme + i + 1);
+    if host_start != after_scheme {
+        return ("", "", url);
+    }
+    // A bare IP address is personal data itself: nothing of such a URL is kept.
+    let host = url[host_start..host_end].split(':').next().unwrap_or("");
+    if checks::ipv4(host) || host.starts_with('[') {
+        return ("", "", url);
+    }
+    let rest = &url[host_end..];
+    if rest.len() <= 1 {
+        // Nothing but the host: keep it whole.
+        return (url, "", "");
+    }
+    (&url[..=host_end], "", &url[host_end + 1..])
+}
+
+/// The form a value is pseudonymised in, so that `Ann@Example.com` and `ann@example.com`,
+/// or `+1 415 555 0100` and `(415) 555-0100`, get the same token where they are the same.
+fn normalise(entity: Entity, value: &str) -> String {
+    match entity {
+        Entity::PhoneNumber | Entity::CreditCard | Entity::UsSsn | Entity::IbanCode => value
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_uppercase())
+            .collect(),
+        _ => value.trim().to_lowercase(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

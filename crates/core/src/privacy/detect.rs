@@ -1,0 +1,909 @@
+//! Finding personal data and confidential material in text.
+//!
+//! One multi-pattern regex pass (regex-automata's meta engine: one scan, which pattern and
+//! where) finds the structured kinds: addresses, URLs, IPs, card/SSN/IBAN/phone candidates,
+//! dates, secrets. Candidates are then validated (Luhn and issuer ranges, SSN ranges, IBAN
+//! mod-97, octet ranges, `phonenumber`), and context words nearby raise or lower their score,
+//! as Presidio does. A second, word-level pass finds people and places: names the message's
+//! own headers give, greetings and signatures, and first-name / surname / place dictionaries
+//! taken from real-world lists. Confidential markers and the policy's own terms are found
+//! with Aho-Corasick. Every step is linear in the text, and nothing allocates per byte.
+
+use std::collections::HashSet;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use regex_automata::meta::Regex;
+use regex_automata::util::syntax;
+use serde::Serialize;
+
+use super::checks;
+
+/// The kinds of sensitive data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum Entity {
+    /// An e-mail address.
+    #[serde(rename = "EMAIL_ADDRESS")]
+    EmailAddress,
+    /// A URL (scheme or `www.`).
+    #[serde(rename = "URL")]
+    Url,
+    /// An IPv4 or IPv6 address.
+    #[serde(rename = "IP_ADDRESS")]
+    IpAddress,
+    /// A telephone number.
+    #[serde(rename = "PHONE_NUMBER")]
+    PhoneNumber,
+    /// A payment card number.
+    #[serde(rename = "CREDIT_CARD")]
+    CreditCard,
+    /// A US social security number.
+    #[serde(rename = "US_SSN")]
+    UsSsn,
+    /// An international bank account number.
+    #[serde(rename = "IBAN_CODE")]
+    IbanCode,
+    /// A human-readable date or timestamp.
+    #[serde(rename = "DATE_TIME")]
+    DateTime,
+    /// A person's name.
+    #[serde(rename = "PERSON")]
+    Person,
+    /// A place: a street address, city, country or postcode.
+    #[serde(rename = "LOCATION")]
+    Location,
+    /// A credential: a private key, cloud access key, token or password.
+    #[serde(rename = "SECRET")]
+    Secret,
+    /// A confidentiality marker or a term the policy lists as confidential.
+    #[serde(rename = "CONFIDENTIAL")]
+    Confidential,
+}
+
+impl Entity {
+    /// Every kind, in a fixed order.
+    pub const ALL: [Entity; 12] = [
+        Entity::EmailAddress,
+        Entity::Url,
+        Entity::IpAddress,
+        Entity::PhoneNumber,
+        Entity::CreditCard,
+        Entity::UsSsn,
+        Entity::IbanCode,
+        Entity::DateTime,
+        Entity::Person,
+        Entity::Location,
+        Entity::Secret,
+        Entity::Confidential,
+    ];
+
+    /// The kind's name, as in findings and policy files (`EMAIL_ADDRESS`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Entity::EmailAddress => "EMAIL_ADDRESS",
+            Entity::Url => "URL",
+            Entity::IpAddress => "IP_ADDRESS",
+            Entity::PhoneNumber => "PHONE_NUMBER",
+            Entity::CreditCard => "CREDIT_CARD",
+            Entity::UsSsn => "US_SSN",
+            Entity::IbanCode => "IBAN_CODE",
+            Entity::DateTime => "DATE_TIME",
+            Entity::Person => "PERSON",
+            Entity::Location => "LOCATION",
+            Entity::Secret => "SECRET",
+            Entity::Confidential => "CONFIDENTIAL",
+        }
+    }
+
+    /// The short tag used in masks and pseudonyms (`EMAIL` in `[EMAIL]`, `<EMAIL_7f3a9c>`).
+    pub fn tag(self) -> &'static str {
+        match self {
+            Entity::EmailAddress => "EMAIL",
+            Entity::Url => "URL",
+            Entity::IpAddress => "IP",
+            Entity::PhoneNumber => "PHONE",
+            Entity::CreditCard => "CARD",
+            Entity::UsSsn => "SSN",
+            Entity::IbanCode => "IBAN",
+            Entity::DateTime => "DATE",
+            Entity::Person => "PERSON",
+            Entity::Location => "LOCATION",
+            Entity::Secret => "SECRET",
+            Entity::Confidential => "CONFIDENTIAL",
+        }
+    }
+
+    /// The kind named `name` (`EMAIL_ADDRESS`), if any.
+    pub fn parse(name: &str) -> Option<Entity> {
+        Entity::ALL.into_iter().find(|e| e.as_str() == name)
+    }
+}
+
+/// One finding: what, where (byte offsets into the text), how sure, and which detector.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    /// The kind.
+    #[serde(rename = "type")]
+    pub entity: Entity,
+    /// Byte offset of the first byte.
+    pub start: usize,
+    /// Byte offset after the last byte.
+    pub end: usize,
+    /// Confidence, 0 to 1 (1: a checksum holds).
+    pub score: f32,
+    /// The detector that made it.
+    pub detector: &'static str,
+}
+
+/// Real-world word lists for names and places, loaded by the caller (one entry per line).
+#[derive(Debug, Clone, Default)]
+pub struct Dictionaries {
+    /// First names.
+    pub first_names: HashSet<String>,
+    /// Surnames.
+    pub surnames: HashSet<String>,
+    /// Cities, countries, regions.
+    pub places: HashSet<String>,
+    /// Entries that are also common words (lower case): they need context to count.
+    pub ambiguous: HashSet<String>,
+}
+
+impl Dictionaries {
+    /// Builds the sets from newline-separated lists.
+    pub fn from_lists(first_names: &str, surnames: &str, places: &str, ambiguous: &str) -> Self {
+        let set = |text: &str| -> HashSet<String> {
+            text.lines()
+                .map(|l| l.split('\t').next().unwrap_or("").trim())
+                .filter(|l| l.chars().count() >= 2)
+                .map(str::to_string)
+                .collect()
+        };
+        Dictionaries {
+            first_names: set(first_names),
+            surnames: set(surnames),
+            places: set(places),
+            ambiguous: set(ambiguous)
+                .into_iter()
+                .map(|w| w.to_lowercase())
+                .collect(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.first_names.is_empty() && self.surnames.is_empty() && self.places.is_empty()
+    }
+}
+
+/// The structured patterns, in priority order: at one start position the first listed wins.
+const PATTERNS: &[(&str, Kind)] = &[
+    (
+        r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY-----(?s:.)*?-----END[A-Z0-9 ]*PRIVATE KEY-----",
+        Kind::PrivateKey,
+    ),
+    (r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", Kind::CloudKey),
+    (
+        r"\beyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}",
+        Kind::Jwt,
+    ),
+    (
+        r"(?i:\bbearer)[ \t]+[A-Za-z0-9._~+/\-]{16,}=*",
+        Kind::Bearer,
+    ),
+    (
+        r"(?i:\b(?:password|passwd|pwd|passcode|passphrase|kennwort|mot de passe|contraseña))[ \t]*(?:is[ \t]+)?[:=][ \t]*[^\s]{4,}",
+        Kind::Password,
+    ),
+    (
+        r"(?i:\b(?:https?|ftp)://|\bwww\.)[^\s<>\x22'`{}|\\^\[\]]+",
+        Kind::Url,
+    ),
+    (
+        r"\b[A-Za-z0-9][A-Za-z0-9._%+\-]*@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,24}\b",
+        Kind::Email,
+    ),
+    (
+        r"\b[A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b",
+        Kind::Iban,
+    ),
+    (r"\b[0-9]{3}([- ])[0-9]{2}[- ][0-9]{4}\b", Kind::Ssn),
+    // ISO dates and date-times.
+    (
+        r"\b[12][0-9]{3}-[01][0-9]-[0-3][0-9](?:(?:T|[ ]{1,2})[0-2][0-9]:[0-5][0-9](?::[0-5][0-9](?:[.,][0-9]{1,9})?)?(?:[ ]?(?:Z|UTC|GMT|[+-][0-2][0-9]:?[0-5][0-9]))?)?\b",
+        Kind::Date,
+    ),
+    // Numeric dates: 05/03/1985, 5.3.1985, 03-05-85.
+    (
+        r"\b[0-3]?[0-9]([/.\-])[01]?[0-9]([/.\-])(?:19|20)?[0-9]{2}\b(?:,?[ ]{1,2}[0-2]?[0-9]:[0-5][0-9](?::[0-5][0-9])?(?:[ ]?[AaPp]\.?[Mm]\.?)?)?",
+        Kind::Date,
+    ),
+    // Month-name dates (English, German, French, Spanish, Italian, Portuguese, Dutch),
+    // optionally led by a weekday and followed by a year and a time.
+    (
+        concat!(
+            r"(?i:\b(?:(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)(?:day|sday|nesday|rsday|urday)?\.?,?[ ]{1,2})?",
+            r"(?:jan(?:uary|uar)?|feb(?:ruary|ruar)?|mar(?:ch)?|apr(?:il)?|may|jun(?:e)?|jul(?:y)?|aug(?:ust)?|sep(?:t|tember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)",
+            r"\.?[ ]{1,2}[0-3]?[0-9](?:st|nd|rd|th)?\b(?:,?[ ]{1,2}(?:19|20)[0-9]{2}\b)?",
+            r"(?:,?[ ]{1,2}(?:at[ ]{1,2})?[0-2]?[0-9]:[0-5][0-9](?::[0-5][0-9])?(?:[ ]?[ap]\.?m\.?\b)?)?)"
+        ),
+        Kind::Date,
+    ),
+    (
+        concat!(
+            r"(?i:\b(?:(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)(?:day|sday|nesday|rsday|urday)?\.?,?[ ]{1,2})?",
+            r"[0-3]?[0-9](?:st|nd|rd|th|\.)?[ ]{1,2}(?:of[ ]{1,2}|de[ ]{1,2})?",
+            r"(?:jan(?:uary|uar|vier)?|janeiro|enero|gennaio|januari|feb(?:ruary|ruar)?|f(?:é|e)vrier|febrero|febbraio|fevereiro|februari|mar(?:ch|s|zo|ço)?|m(?:ä|ae)rz|maart|apr(?:il|ile)?|avril|abril|may|mai|mayo|maggio|maio|mei|jun(?:e|i)?|juin|junio|giugno|junho|jul(?:y|i)?|juillet|julio|luglio|julho|aug(?:ust|usti)?|ao(?:û|u)t|agosto|augustus|sep(?:t|tember)?|septembre|septiembre|settembre|setembro|oct(?:ober)?|okt(?:ober)?|octobre|octubre|ottobre|outubro|nov(?:ember|embre)?|novembro|dec(?:ember)?|dez(?:ember)?|d(?:é|e)cembre|diciembre|dicembre|dezembro)",
+            r"\.?,?[ ]{1,2}(?:de[ ]{1,2})?(?:19|20)[0-9]{2}\b",
+            r"(?:,?[ ]{1,2}(?:at[ ]{1,2}|um[ ]{1,2}|à[ ]{1,2}|a las[ ]{1,2})?[0-2]?[0-9][:h][0-5][0-9](?::[0-5][0-9])?(?:[ ]?[ap]\.?m\.?\b)?)?)"
+        ),
+        Kind::Date,
+    ),
+    // Street addresses, "City, ST 12345" lines and postcodes (byte-level classes: a
+    // capital is ASCII or a Latin-1/Latin Extended-A letter, so the DFA stays small).
+    (
+        r"\b[0-9]{1,5}[A-Za-z]?[ ]+(?:(?:[A-Z]|\xC3[\x80-\x9E]|[\xC4-\xC5][\x80-\xBF])(?:(?:[A-Za-z]|[\xC3-\xC5][\x80-\xBF])|[.'\-])*[ ]+){0,4}(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Square|Sq|Terrace|Ter|Parkway|Pkwy|Circle|Cir|Highway|Hwy|Trail|Trl|Crescent|Close|Row|Alley|Loop|Path|Pike|Plaza|Ridge|Route|Rte|Gardens|Mews|Walk|Green|Hill|Park|Port|Station|Crossing|Junction|Mall|Heights|Manor|Point|Springs|Valley|View|Villa|Village|Vista)\b\.?(?:[ ]+(?:N|S|E|W|NE|NW|SE|SW)\b)?(?:,?[ ]+(?:Apt|Apartment|Suite|Ste|Unit|Floor|Fl|#)\.?[ ]*[0-9A-Za-z\-]+)?",
+        Kind::Street,
+    ),
+    (
+        r"\b(?:[A-Z]|\xC3[\x80-\x9E]|[\xC4-\xC5][\x80-\xBF])(?:(?:[A-Za-z]|[\xC3-\xC5][\x80-\xBF])|-)*(?:straße|strasse|str\.|weg|gasse|platz|allee|ring|damm|ufer|chaussee|steig|pfad|markt)[ ]+[0-9]{1,4}[a-z]?\b",
+        Kind::Street,
+    ),
+    (
+        r"\b[0-9]{1,4}(?:[ ]?(?:bis|ter))?,?[ ]+(?:[Rr]ue|[Aa]venue|[Bb]oulevard|[Cc]hemin|[Aa]llée|[Ii]mpasse|[Qq]uai|[Pp]lace|[Cc]alle|[Aa]venida|[Pp]aseo|[Pp]laza|[Cc]arrer|[Cc]amino|[Vv]ia|[Vv]iale|[Pp]iazza|[Cc]orso|[Ll]argo|[Rr]ua|[Tt]ravessa|[Pp]raça|[Ss]traat|[Ll]aan|[Pp]lein|[Gg]racht|[Uu]lica)[ ]+(?:(?:de|del|de la|des|du|da|do|di|della|dei|dos|das|van|het|d'|l')[ ]*)?(?:[A-Z]|\xC3[\x80-\x9E]|[\xC4-\xC5][\x80-\xBF])(?:(?:[A-Za-z]|[\xC3-\xC5][\x80-\xBF])|['\-])*(?:[ ]+(?:[A-Z]|\xC3[\x80-\x9E]|[\xC4-\xC5][\x80-\xBF])(?:(?:[A-Za-z]|[\xC3-\xC5][\x80-\xBF])|['\-])*){0,3}",
+        Kind::Street,
+    ),
+    (
+        r"\b(?:[Rr]ue|[Aa]venue|[Bb]oulevard|[Cc]hemin|[Aa]llée|[Ii]mpasse|[Qq]uai|[Pp]lace|[Cc]alle|[Aa]venida|[Pp]aseo|[Pp]laza|[Cc]arrer|[Cc]amino|[Vv]ia|[Vv]iale|[Pp]iazza|[Cc]orso|[Ll]argo|[Rr]ua|[Tt]ravessa|[Pp]raça|[Ss]traat|[Ll]aan|[Pp]lein|[Gg]racht|[Uu]lica)[ ]+(?:(?:de|del|de la|des|du|da|do|di|della|dei|dos|das|van|het|d'|l')[ ]*)?(?:[A-Z]|\xC3[\x80-\x9E]|[\xC4-\xC5][\x80-\xBF])(?:(?:[A-Za-z]|[\xC3-\xC5][\x80-\xBF])|['\-])*(?:[ ]+(?:[A-Z]|\xC3[\x80-\x9E]|[\xC4-\xC5][\x80-\xBF])(?:(?:[A-Za-z]|[\xC3-\xC5][\x80-\xBF])|['\-])*){0,3},?[ ]+[0-9]{1,4}[a-zA-Z]?\b",
+        Kind::Street,
+    ),
+    (
+        r"\b(?:[A-Z]|\xC3[\x80-\x9E]|[\xC4-\xC5][\x80-\xBF])(?:[A-Za-z]|[\xC3-\xC5][\x80-\xBF])+(?:[ ](?:[A-Z]|\xC3[\x80-\x9E]|[\xC4-\xC5][\x80-\xBF])(?:[A-Za-z]|[\xC3-\xC5][\x80-\xBF])+){0,2},[ ][A-Z]{2}[ ][0-9]{5}(?:-[0-9]{4})?\b",
+        Kind::CityLine,
+    ),
+    (
+        r"\b[A-Z]{1,2}[0-9][A-Z0-9]?[ ][0-9][A-Z]{2}\b",
+        Kind::Postcode,
+    ),
+    (
+        r"\b[0-9]{4,5}[ ](?:[A-Z]|\xC3[\x80-\x9E]|[\xC4-\xC5][\x80-\xBF])(?:[a-z]|\xC3[\x9F-\xBF]|[\xC4-\xC5][\x80-\xBF])+(?:[ \-](?:[A-Z]|\xC3[\x80-\x9E]|[\xC4-\xC5][\x80-\xBF])(?:[a-z]|\xC3[\x9F-\xBF]|[\xC4-\xC5][\x80-\xBF])+){0,2}\b",
+        Kind::PostcodeTown,
+    ),
+    (r"\b(?:[0-9]{1,3}\.){3}[0-9]{1,3}\b", Kind::Ipv4),
+    (
+        r"(?:\b[0-9A-Fa-f]{1,4}|::?)(?::[0-9A-Fa-f]{0,4}){2,7}(?:\b|::?)",
+        Kind::Ipv6,
+    ),
+    // Runs of digits with the separators phone, card and account numbers use.
+    (
+        r"(?:\+|\b)[0-9](?:[0-9]|[ .\-/]?\(?[0-9]|\)[ .\-]?[0-9]){6,22}\b|\([0-9]{2,5}\)[ .\-]?[0-9](?:[0-9]|[ .\-][0-9]){4,14}\b",
+        Kind::Number,
+    ),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    PrivateKey,
+    CloudKey,
+    Jwt,
+    Bearer,
+    Password,
+    Url,
+    Email,
+    Iban,
+    Ssn,
+    Date,
+    Ipv4,
+    Ipv6,
+    Number,
+    Street,
+    CityLine,
+    Postcode,
+    PostcodeTown,
+}
+
+/// Markers of confidential material (matched case-insensitively, as whole phrases).
+const MARKERS: &[&str] = &[
+    "confidential",
+    "strictly confidential",
+    "privileged and confidential",
+    "attorney-client privileged",
+    "attorney client privileged",
+    "attorney-client privilege",
+    "privileged & confidential",
+    "internal only",
+    "internal use only",
+    "for internal use only",
+    "do not forward",
+    "do not distribute",
+    "not for distribution",
+    "not for external distribution",
+    "proprietary and confidential",
+    "trade secret",
+    "under nda",
+    "vertraulich",
+    "streng vertraulich",
+    "confidentiel",
+    "confidencial",
+];
+
+/// Words that say a nearby number is a phone number.
+const PHONE_CONTEXT: &[&str] = &[
+    "phone",
+    "tel",
+    "telephone",
+    "mobile",
+    "cell",
+    "call",
+    "fax",
+    "whatsapp",
+    "sms",
+    "text me",
+    "reach me",
+    "contact",
+    "direct",
+    "office",
+    "landline",
+    "telefon",
+    "handy",
+    "téléphone",
+    "portable",
+    "teléfono",
+    "móvil",
+    "ext",
+    "dial",
+    "desk",
+    "work",
+    "home",
+    "ph",
+    "mob",
+    "tlf",
+    "telefono",
+    "telefone",
+    "cellulare",
+    "numéro",
+    "nummer",
+    // Signature labels: "M: 0612 345 678", "T: ...", "P: ...", "C: ..." at a line's start.
+    "\nm:",
+    "\nt:",
+    "\np:",
+    "\nc:",
+    "\nh:",
+    "\nf:",
+];
+
+/// Words that say a nearby number is not personal (orders, tickets, versions...).
+const NOT_PHONE_CONTEXT: &[&str] = &[
+    "order",
+    "invoice",
+    "ticket",
+    "tracking",
+    "ref",
+    "reference",
+    "case",
+    "part",
+    "sku",
+    "serial",
+    "build",
+    "version",
+    "account",
+    "po",
+    "id",
+    "item",
+    "model",
+    "shipment",
+    "confirmation",
+    "transaction",
+    "receipt",
+    "code",
+    "pin",
+    "otp",
+    "ts=",
+    "epoch",
+    "timestamp",
+    "card",
+    "gift",
+    "iban",
+    "bic",
+    "swift",
+    "routing",
+];
+
+/// Words that say a nearby number is a payment card.
+const CARD_CONTEXT: &[&str] = &[
+    "card",
+    "cc",
+    "credit",
+    "debit",
+    "visa",
+    "mastercard",
+    "amex",
+    "jcb",
+    "maestro",
+    "discover",
+    "kreditkarte",
+    "karte",
+    "carte",
+    "tarjeta",
+    "carta",
+    "cartão",
+    "pan",
+];
+
+/// Words before a date that make it personal.
+const DATE_CONTEXT: &[&str] = &[
+    "born",
+    "birth",
+    "birthday",
+    "dob",
+    "d.o.b",
+    "date of birth",
+    "geboren",
+    "né",
+    "née",
+    "nacido",
+    "nacida",
+];
+
+/// The detector: compiled patterns, marker phrases, the policy's terms and the dictionaries.
+/// Build it once and share it between threads.
+#[derive(Debug)]
+pub struct Detector {
+    patterns: Regex,
+    markers: AhoCorasick,
+    /// How many leading entries of `markers` are the built-in phrases (the rest are terms).
+    builtin_markers: usize,
+    dictionaries: Dictionaries,
+}
+
+/// An error building the detector (a bad term list, a pattern that does not compile).
+#[derive(Debug, thiserror::Error)]
+pub enum DetectorError {
+    /// The built-in patterns did not compile (a bug).
+    #[error("the PII patterns do not compile: {0}")]
+    Patterns(String),
+    /// The marker and term lists could not be compiled.
+    #[error("the confidential term list cannot be compiled: {0}")]
+    Terms(String),
+}
+
+impl Detector {
+    /// A detector with `terms` (project code names, customer names...) found as
+    /// confidential, and `dictionaries` for names and places (may be empty).
+    pub fn new(terms: &[String], dictionaries: Dictionaries) -> Result<Self, DetectorError> {
+        let patterns = Regex::builder()
+            .syntax(syntax::Config::new().unicode(false).utf8(false))
+            // The patterns share many prefixes (digits start a dozen of them): give the lazy
+            // DFA room for its states, so that it does not clear and rebuild them per text.
+            .configure(Regex::config().hybrid_cache_capacity(32 << 20))
+            .build_many(&PATTERNS.iter().map(|(p, _)| *p).collect::<Vec<_>>())
+            .map_err(|e| DetectorError::Patterns(e.to_string()))?;
+        let mut phrases: Vec<&str> = MARKERS.to_vec();
+        phrases.extend(
+            terms
+                .iter()
+                .map(String::as_str)
+                .filter(|t| !t.trim().is_empty()),
+        );
+        let markers = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&phrases)
+            .map_err(|e| DetectorError::Terms(e.to_string()))?;
+        Ok(Detector {
+            patterns,
+            markers,
+            builtin_markers: MARKERS.len(),
+            dictionaries,
+        })
+    }
+
+    /// Whether name and place dictionaries were given.
+    pub fn has_dictionaries(&self) -> bool {
+        !self.dictionaries.is_empty()
+    }
+
+    /// The findings in `text`, sorted by position, without overlaps. `known_names` are
+    /// names the message itself gives (display names in its headers).
+    pub fn find(&self, text: &str, known_names: &[&str]) -> Vec<Finding> {
+        let mut found = Vec::new();
+        self.structured(text, &mut found);
+        self.confidential(text, &mut found);
+        self.people_and_places(text, known_names, &mut found);
+        resolve(found)
+    }
+
+    fn structured(&self, text: &str, out: &mut Vec<Finding>) {
+        for m in self.patterns.find_iter(text) {
+            let (start, end) = (m.start(), m.end());
+            if !text.is_char_boundary(start) || !text.is_char_boundary(end) {
+                continue;
+            }
+            let kind = PATTERNS[m.pattern().as_usize()].1;
+            if let Some(f) = classify(text, start, end, kind) {
+                out.push(f);
+            }
+        }
+    }
+
+    fn confidential(&self, text: &str, out: &mut Vec<Finding>) {
+        let bytes = text.as_bytes();
+        for m in self.markers.find_iter(text) {
+            // Whole words only: `confidentiality` is not the marker `confidential`.
+            let before = m.start().checked_sub(1).map(|i| bytes[i]);
+            let after = bytes.get(m.end()).copied();
+            if before.is_some_and(|b| b.is_ascii_alphanumeric())
+                || after.is_some_and(|b| b.is_ascii_alphanumeric())
+            {
+                continue;
+            }
+            let term = m.pattern().as_usize() >= self.builtin_markers;
+            out.push(Finding {
+                entity: Entity::Confidential,
+                start: m.start(),
+                end: m.end(),
+                score: if term { 1.0 } else { 0.9 },
+                detector: if term { "policy_terms" } else { "markers" },
+            });
+        }
+    }
+
+    fn people_and_places(&self, text: &str, known: &[&str], out: &mut Vec<Finding>) {
+        super::names::find(text, known, &self.dictionaries, out);
+    }
+}
+
+/// Validates a candidate and scores it with its context.
+fn classify(text: &str, start: usize, end: usize, kind: Kind) -> Option<Finding> {
+    let span = &text[start..end];
+    let finding = |entity, start, end, score, detector| {
+        Some(Finding {
+            entity,
+            start,
+            end,
+            score,
+            detector,
+        })
+    };
+    match kind {
+        Kind::PrivateKey => finding(Entity::Secret, start, end, 1.0, "private_key"),
+        Kind::CloudKey => finding(Entity::Secret, start, end, 0.95, "cloud_key"),
+        Kind::Jwt => finding(Entity::Secret, start, end, 0.95, "jwt"),
+        Kind::Bearer => {
+            let token = span.find([' ', '\t']).map_or(start, |i| start + i);
+            let token = token + text[token..end].len() - text[token..end].trim_start().len();
+            finding(Entity::Secret, token, end, 0.9, "bearer_token")
+        }
+        Kind::Password => {
+            let value = span.find([':', '=']).map(|i| start + i + 1)?;
+            let value = value + text[value..end].len() - text[value..end].trim_start().len();
+            finding(Entity::Secret, value, end, 0.85, "password")
+        }
+        Kind::Url => {
+            // A sentence's final punctuation and unbalanced closing brackets are not the URL's.
+            let trimmed =
+                span.trim_end_matches(['.', ',', ';', ':', '!', '?', ')', '\'', '"', '>']);
+            let mut end = start + trimmed.len();
+            if span[..trimmed.len()].contains('(') && span[trimmed.len()..].starts_with(')') {
+                end += 1;
+            }
+            (trimmed.len() > 4).then_some(())?;
+            finding(Entity::Url, start, end, 0.9, "url")
+        }
+        Kind::Email => finding(Entity::EmailAddress, start, end, 1.0, "email"),
+        Kind::Iban => checks::iban(span).then_some(Finding {
+            entity: Entity::IbanCode,
+            start,
+            end,
+            score: 1.0,
+            detector: "iban_mod97",
+        }),
+        Kind::Ssn => (checks::ssn(span)
+            && !inside_longer_number(text, start, end)
+            && (context(
+                text,
+                start,
+                &["ssn", "social", "security", "sozialversicherungsnummer"],
+            ) || !context(text, start, NOT_PHONE_CONTEXT)))
+        .then(|| Finding {
+            entity: Entity::UsSsn,
+            start,
+            end,
+            score: if context(text, start, &["ssn", "social security", "social"]) {
+                1.0
+            } else {
+                0.85
+            },
+            detector: "us_ssn",
+        }),
+        Kind::Date => {
+            // A bare numeric date that is really a version or a price is not a date.
+            if span.bytes().all(|b| b.is_ascii_digit() || b == b'.') && !span.contains("..") {
+                let parts: Vec<&str> = span.split('.').collect();
+                if parts.len() != 3 || parts[2].len() < 2 {
+                    return None;
+                }
+            }
+            let score = if context(text, start, DATE_CONTEXT) {
+                1.0
+            } else {
+                0.8
+            };
+            finding(Entity::DateTime, start, end, score, "date")
+        }
+        Kind::Ipv4 => {
+            if !checks::ipv4(span) || version_context(text, start) {
+                return None;
+            }
+            finding(Entity::IpAddress, start, end, 0.95, "ipv4")
+        }
+        Kind::Ipv6 => {
+            let trimmed = span.trim_end_matches(':');
+            let trimmed = if trimmed.ends_with(':') {
+                span
+            } else {
+                trimmed
+            };
+            if !checks::ipv6(trimmed) {
+                return None;
+            }
+            finding(
+                Entity::IpAddress,
+                start,
+                start + trimmed.len(),
+                0.95,
+                "ipv6",
+            )
+        }
+        Kind::Number => number(text, start, end),
+        Kind::Street => finding(Entity::Location, start, end, 0.85, "address"),
+        Kind::CityLine => finding(Entity::Location, start, end, 0.9, "address"),
+        Kind::Postcode => finding(Entity::Location, start, end, 0.75, "postcode"),
+        Kind::PostcodeTown => finding(Entity::Location, start, end, 0.6, "postcode"),
+    }
+}
+
+/// A run of digits: a card if Luhn and an issuer agree, else a phone number if it looks
+/// like one in its context, else nothing (order numbers, timestamps, amounts).
+fn number(text: &str, start: usize, end: usize) -> Option<Finding> {
+    let span = &text[start..end];
+    let digits: Vec<u8> = span
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .map(|b| b - b'0')
+        .collect();
+    let plain = span
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b == b' ' || b == b'-');
+    // A known issuer's range with a valid Luhn checksum; or, where the text speaks of a card,
+    // any Luhn-valid number of a card's length (issuers' ranges change; Presidio checks Luhn
+    // only).
+    let card_like = (12..=19).contains(&digits.len())
+        && (checks::card(&digits) || (checks::luhn(&digits) && context(text, start, CARD_CONTEXT)));
+    if plain && card_like {
+        return Some(Finding {
+            entity: Entity::CreditCard,
+            start,
+            end,
+            score: 1.0,
+            detector: "card_luhn",
+        });
+    }
+    if !(7..=15).contains(&digits.len()) {
+        return None;
+    }
+    let phone_words = context(text, start, PHONE_CONTEXT);
+    let other_words = context(text, start, NOT_PHONE_CONTEXT);
+    let international = span.starts_with('+') || span.starts_with("00");
+    let separated = span
+        .bytes()
+        .any(|b| matches!(b, b' ' | b'-' | b'.' | b'(' | b')' | b'/'));
+    // A bare run of digits is a phone number only when the text says so.
+    if !separated && !international && !phone_words {
+        return None;
+    }
+    if other_words && !phone_words {
+        return None;
+    }
+    // Dotted groups of 1-3 digits are versions or IPs, not phones.
+    if span.contains('.') && span.split('.').all(|p| p.len() <= 3) && !phone_words {
+        return None;
+    }
+    let valid = valid_phone(span, phone_words);
+    // A number laid out as a phone number and labelled as one is taken even when its digits
+    // are not an assigned range (made-up and mistyped numbers are personal data too).
+    let laid_out = phone_words && separated && (8..=15).contains(&digits.len());
+    if !valid && !laid_out {
+        return None;
+    }
+    // An extension belongs to the number: 555-0100 x204, ext. 12.
+    let rest = &text[end..];
+    let extension = ["x", " x", " ext. ", " ext ", "ext.", " Ext. "]
+        .iter()
+        .find_map(|p| {
+            let after = rest.strip_prefix(p)?;
+            let n = after.bytes().take_while(u8::is_ascii_digit).count();
+            (1..=5).contains(&n).then_some(p.len() + n)
+        })
+        .unwrap_or(0);
+    Some(Finding {
+        entity: Entity::PhoneNumber,
+        start,
+        end: end + extension,
+        score: match (valid, phone_words) {
+            (true, true) => 0.95,
+            (true, false) => 0.75,
+            _ => 0.7,
+        },
+        detector: if valid { "phone" } else { "phone_layout" },
+    })
+}
+
+/// Whether `span` is a phone number. International numbers (`+` or `00`) are validated by
+/// the `phonenumber` crate against its metadata for their country code. National numbers
+/// are checked by layout: the North American plan's area and exchange rules for ten-digit
+/// numbers, else a trunk prefix 0 with eight to eleven digits in groups. (`phonenumber`
+/// cannot be asked for every region: it compiles its patterns into a shared cache of 100,
+/// so trying many regions per candidate recompiles them over and over, at about 80 µs a
+/// number; its answers are memoised per thread, as mail repeats the same numbers.)
+fn valid_phone(span: &str, phone_words: bool) -> bool {
+    let digits: Vec<u8> = span.bytes().filter(u8::is_ascii_digit).collect();
+    let international = span.starts_with('+') || span.starts_with("00");
+    if international {
+        // "+44 (0)20 ...": the bracketed trunk 0 is not dialled from abroad.
+        let without_trunk;
+        let digits = if span.contains("(0)") {
+            without_trunk = span
+                .replacen("(0)", "", 1)
+                .bytes()
+                .filter(u8::is_ascii_digit)
+                .collect::<Vec<u8>>();
+            &without_trunk
+        } else {
+            &digits
+        };
+        let body = if span.starts_with("00") {
+            &digits[2..]
+        } else {
+            &digits[..]
+        };
+        return memo_phone(body);
+    }
+    let national = match digits.len() {
+        11 if digits[0] == b'1' => &digits[1..],
+        _ => &digits[..],
+    };
+    let nanp = national.len() == 10
+        && (b'2'..=b'9').contains(&national[0])
+        && national[1] != b'9'
+        && (b'2'..=b'9').contains(&national[3])
+        && !(national[4] == b'1' && national[5] == b'1');
+    if nanp {
+        return true;
+    }
+    let grouped = span
+        .bytes()
+        .any(|b| matches!(b, b' ' | b'-' | b'.' | b'/' | b')'));
+    digits.first() == Some(&b'0') && (9..=12).contains(&digits.len()) && (grouped || phone_words)
+}
+
+thread_local! {
+    /// `phonenumber`'s verdicts by digits, per thread (bounded: cleared when full).
+    static PHONE_MEMO: std::cell::RefCell<std::collections::HashMap<Vec<u8>, bool>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+fn memo_phone(digits: &[u8]) -> bool {
+    if let Some(known) = PHONE_MEMO.with_borrow(|m| m.get(digits).copied()) {
+        return known;
+    }
+    let text = format!("+{}", String::from_utf8_lossy(digits));
+    let valid = phonenumber::parse(None, &text).is_ok_and(|n| phonenumber::is_valid(&n));
+    PHONE_MEMO.with_borrow_mut(|m| {
+        if m.len() >= 8192 {
+            m.clear();
+        }
+        m.insert(digits.to_vec(), valid);
+    });
+    valid
+}
+
+/// Whether one of `words` appears (case-insensitively, as whole words) in the 40 bytes
+/// before `at`. Called for every candidate, so it allocates nothing: the window is split
+/// into words once and compared; entries with inner punctuation (`date of birth`, `ts=`)
+/// are looked for as substrings.
+fn context(text: &str, at: usize, words: &[&str]) -> bool {
+    let mut from = at.saturating_sub(40);
+    while !text.is_char_boundary(from) {
+        from += 1;
+    }
+    let window = &text.as_bytes()[from..at];
+    let mut lower = [0u8; 40];
+    let lower = &mut lower[..window.len()];
+    for (l, b) in lower.iter_mut().zip(window) {
+        *l = b.to_ascii_lowercase();
+    }
+    let lower: &[u8] = lower;
+    let mut tokens: [&[u8]; 24] = [&[]; 24];
+    let mut n = 0;
+    for token in lower.split(|b| !b.is_ascii_alphanumeric()) {
+        if !token.is_empty() && n < tokens.len() {
+            tokens[n] = token;
+            n += 1;
+        }
+    }
+    let tokens = &tokens[..n];
+    words.iter().any(|w| {
+        let w = w.as_bytes();
+        if w.iter().all(u8::is_ascii_alphanumeric) {
+            tokens.contains(&w)
+        } else {
+            lower.windows(w.len()).any(|x| x == w)
+        }
+    })
+}
+
+/// Whether `start..end` is part of a longer run of digits and dashes (`553-56-4954-38`).
+fn inside_longer_number(text: &str, start: usize, end: usize) -> bool {
+    let b = text.as_bytes();
+    let digit_at = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
+    let joined_after = matches!(b.get(end), Some(b'-' | b'/' | b'.')) && digit_at(end + 1);
+    let joined_before = start >= 2 && matches!(b[start - 1], b'-' | b'/') && digit_at(start - 2);
+    joined_after || joined_before
+}
+
+/// `Build 3.5.0.5`, `version 1.2.3.4`, `v2.0.0.1`: four numbers that are a version.
+fn version_context(text: &str, at: usize) -> bool {
+    let before = &text.as_bytes()[at.saturating_sub(12)..at];
+    let lower: Vec<u8> = before.iter().map(u8::to_ascii_lowercase).collect();
+    let lower = String::from_utf8_lossy(&lower);
+    let lower = lower.trim_end();
+    lower.ends_with("build")
+        || lower.ends_with("version")
+        || lower.ends_with("ver")
+        || lower.ends_with("release")
+        || lower.ends_with("firmware")
+        || lower.ends_with('v')
+        || lower.ends_with("v.")
+}
+
+/// Keeps the best of overlapping findings (higher score, then longer), sorted by start.
+fn resolve(mut found: Vec<Finding>) -> Vec<Finding> {
+    found.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then((b.end - b.start).cmp(&(a.end - a.start)))
+            .then(a.start.cmp(&b.start))
+    });
+    let mut kept: Vec<Finding> = Vec::with_capacity(found.len());
+    for f in found {
+        if f.start >= f.end {
+            continue;
+        }
+        // kept is sorted by start: find where f would go and check its neighbours.
+        let at = kept.partition_point(|k| k.start < f.start);
+        let clashes_before = at > 0 && kept[at - 1].end > f.start;
+        let clashes_after = kept.get(at).is_some_and(|k| k.start < f.end);
+        if !clashes_before && !clashes_after {
+            kept.insert(at, f);
+        }
+    }
+    kept
+}
+
+/// Character (code point) offsets of byte offsets, for findings sorted by start.
+pub fn char_offsets(text: &str, findings: &[Finding]) -> Vec<(usize, usize)> {
+    let mut out = Vec::with_capacity(findings.len());
+    let (mut byte, mut chars) = (0usize, 0usize);
+    let advance = |to: usize, byte: &mut usize, chars: &mut usize| {
+        if to > *byte {
+            *chars += text.get(*byte..to).map_or(0, |s| s.chars().count());
+            *byte = to;
+        }
+        *chars
+    };
+    for f in findings {
+        let start = advance(f.start, &mut byte, &mut chars);
+        // The end may come after later starts: count it without moving the cursor.
+        let end = start + text.get(f.start..f.end).map_or(0, |s| s.chars().count());
+        out.push((start, end));
+    }
+    out
+}

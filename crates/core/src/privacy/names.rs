@@ -1,0 +1,553 @@
+//! People and places: the word-level pass of the detector.
+//!
+//! Names come from four places, strongest first: the message's own headers (display names
+//! in From, To and Cc found again in the text), greetings ("Hi Maria,") and signatures
+//! ("Regards,\nJohn Smith"), titles ("Mr. Okafor"), and a first-name / surname dictionary
+//! built from real-world lists, where a first name that is also a common word needs a
+//! surname after it. Places are street addresses (patterns for the common layouts),
+//! "City, ST 12345" lines and postcodes, and dictionary places, where an ambiguous one needs
+//! a preposition before it.
+
+use super::detect::{Dictionaries, Entity, Finding};
+
+/// A word: a run of letters (with inner apostrophes and hyphens), or of CJK characters.
+#[derive(Debug, Clone, Copy)]
+struct Word {
+    start: usize,
+    end: usize,
+    /// Starts with an upper-case letter.
+    upper: bool,
+    /// Chinese, Japanese or Korean script (no case: names are told by position only).
+    cjk: bool,
+    /// The first word of its line.
+    line_start: bool,
+    /// Only spaces (no line break, no punctuation) separate it from the word before.
+    joined: bool,
+}
+
+fn is_cjk(c: char) -> bool {
+    matches!(c as u32,
+        0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xAC00..=0xD7AF | 0xF900..=0xFAFF)
+}
+
+fn words(text: &str) -> Vec<Word> {
+    let mut out = Vec::with_capacity(text.len() / 6);
+    let mut chars = text.char_indices().peekable();
+    let mut line_start = true;
+    let mut joined = false;
+    while let Some((i, c)) = chars.next() {
+        if c.is_alphabetic() {
+            let cjk = is_cjk(c);
+            let mut end = i + c.len_utf8();
+            while let Some(&(j, d)) = chars.peek() {
+                let inner = matches!(d, '\'' | '’' | '-')
+                    && text[j + d.len_utf8()..]
+                        .chars()
+                        .next()
+                        .is_some_and(char::is_alphabetic);
+                if (d.is_alphabetic() && is_cjk(d) == cjk) || (inner && !cjk) {
+                    end = j + d.len_utf8();
+                    chars.next();
+                } else {
+                    break;
+                }
+            }
+            out.push(Word {
+                start: i,
+                end,
+                upper: c.is_uppercase(),
+                cjk,
+                line_start,
+                joined,
+            });
+            line_start = false;
+            joined = true;
+        } else if c == '\n' {
+            line_start = true;
+            joined = false;
+        } else if c != ' ' && c != '\t' {
+            joined = false;
+        }
+    }
+    out
+}
+
+const GREETINGS: &[&str] = &[
+    "hi",
+    "hello",
+    "hey",
+    "dear",
+    "greetings",
+    "good morning",
+    "good afternoon",
+    "good evening",
+    "hallo",
+    "liebe",
+    "lieber",
+    "sehr geehrte",
+    "sehr geehrter",
+    "guten tag",
+    "bonjour",
+    "cher",
+    "chère",
+    "hola",
+    "estimado",
+    "estimada",
+    "querido",
+    "querida",
+    "buenos días",
+    "ciao",
+    "caro",
+    "cara",
+    "gentile",
+    "buongiorno",
+    "olá",
+    "ola",
+    "prezado",
+    "prezada",
+    "beste",
+    "hej",
+    "hoi",
+    "witam",
+    "здравствуйте",
+    "привет",
+    "уважаемый",
+    "уважаемая",
+    "γεια σου",
+    "αγαπητέ",
+    "αγαπητή",
+];
+
+const CLOSINGS: &[&str] = &[
+    "regards",
+    "best regards",
+    "kind regards",
+    "warm regards",
+    "warmest regards",
+    "best",
+    "thanks",
+    "thank you",
+    "many thanks",
+    "thanks again",
+    "cheers",
+    "sincerely",
+    "yours sincerely",
+    "sincerely yours",
+    "yours truly",
+    "best wishes",
+    "all the best",
+    "respectfully",
+    "take care",
+    "with thanks",
+    "mit freundlichen grüßen",
+    "mit freundlichen grüssen",
+    "viele grüße",
+    "beste grüße",
+    "liebe grüße",
+    "grüße",
+    "cordialement",
+    "bien cordialement",
+    "salutations",
+    "bien à vous",
+    "saludos",
+    "un saludo",
+    "atentamente",
+    "saludos cordiales",
+    "cordiali saluti",
+    "distinti saluti",
+    "saluti",
+    "atenciosamente",
+    "abraços",
+    "met vriendelijke groet",
+    "groeten",
+    "с уважением",
+    "спасибо",
+    "με εκτίμηση",
+    "ευχαριστώ",
+    "敬具",
+    "此致",
+    "谢谢",
+    "よろしくお願いします",
+];
+
+const TITLES: &[&str] = &[
+    "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "herr", "frau", "mme", "mlle",
+    "monsieur", "madame", "sr", "sra", "señor", "señora", "sig", "sig.ra", "dott", "dott.ssa",
+];
+
+/// Words after a greeting that are not names.
+const NOT_NAMES: &[&str] = &[
+    "team",
+    "all",
+    "everyone",
+    "everybody",
+    "there",
+    "customer",
+    "customers",
+    "sir",
+    "madam",
+    "colleagues",
+    "folks",
+    "guys",
+    "friends",
+    "valued",
+    "user",
+    "member",
+    "members",
+    "support",
+    "hiring",
+    "manager",
+    "client",
+    "partner",
+    "partners",
+    "admin",
+    "again",
+    "and",
+    "the",
+    "dear",
+    "world",
+    "you",
+    "y'all",
+    "community",
+    "subscriber",
+    "applicant",
+    "candidate",
+    "staff",
+    "board",
+    "committee",
+    "sales",
+    "it",
+    "hr",
+    "mom",
+    "dad",
+    "guest",
+    "owner",
+];
+
+/// Words before a place that make it one.
+const PLACE_CONTEXT: &[&str] = &[
+    "in", "from", "at", "to", "near", "visit", "visiting", "based", "located", "live", "lives",
+    "living", "moved", "office", "city", "town", "via", "around", "outside", "downtown", "aus",
+    "nach", "bei", "en", "à", "de", "desde", "a", "em", "di", "da", "в", "из",
+];
+
+/// Whether `word`, lower-cased, is in `list` (lower-case entries). Called for most words,
+/// so an ASCII word (nearly all) is compared in place, without lower-casing a copy.
+fn lower_in(word: &str, list: &[&str]) -> bool {
+    if word.is_ascii() {
+        return list
+            .iter()
+            .any(|entry| entry.len() == word.len() && entry.eq_ignore_ascii_case(word));
+    }
+    let lower = word.to_lowercase();
+    list.contains(&lower.as_str())
+}
+
+/// The people and places of `text`.
+pub(super) fn find(text: &str, known: &[&str], dict: &Dictionaries, out: &mut Vec<Finding>) {
+    let words = words(text);
+    let word = |w: &Word| &text[w.start..w.end];
+    let push = |out: &mut Vec<Finding>, entity, start, end, score, detector| {
+        out.push(Finding {
+            entity,
+            start,
+            end,
+            score,
+            detector,
+        });
+    };
+
+    // A run of capitalised words joined by spaces from index `i` (at most `max`), skipping
+    // lower-case particles inside a name (van, de, von, da...). Returns the index after it.
+    let name_run = |i: usize, max: usize| -> usize {
+        let mut j = i;
+        let mut taken = 0;
+        while j < words.len() && taken < max {
+            let w = &words[j];
+            if j > i && !w.joined {
+                break;
+            }
+            if w.cjk {
+                if j == i {
+                    return j + 1;
+                }
+                break;
+            }
+            let particle = j > i
+                && !w.upper
+                && matches!(
+                    word(w),
+                    "van"
+                        | "von"
+                        | "de"
+                        | "der"
+                        | "den"
+                        | "da"
+                        | "di"
+                        | "del"
+                        | "la"
+                        | "le"
+                        | "bin"
+                        | "al"
+                )
+                && words.get(j + 1).is_some_and(|n| n.upper && n.joined);
+            if !(w.upper || particle) || lower_in(word(w), NOT_NAMES) {
+                break;
+            }
+            j += 1;
+            taken += 1;
+        }
+        // A trailing particle is not part of the name.
+        while j > i && !words[j - 1].upper && !words[j - 1].cjk {
+            j -= 1;
+        }
+        j
+    };
+
+    // Greetings and signatures, line by line.
+    let mut i = 0;
+    while i < words.len() {
+        if !words[i].line_start {
+            i += 1;
+            continue;
+        }
+        // The greeting phrase can be two words ("good morning", "sehr geehrte").
+        for span in [2usize, 1] {
+            let Some(last) = words.get(i + span - 1) else {
+                continue;
+            };
+            if span == 2 && !last.joined {
+                continue;
+            }
+            let phrase = &text[words[i].start..last.end];
+            let closing = lower_in(phrase, CLOSINGS);
+            if lower_in(phrase, GREETINGS) {
+                let mut j = i + span;
+                if words
+                    .get(j)
+                    .is_some_and(|w| w.joined && lower_in(word(w), TITLES))
+                {
+                    j += 1;
+                }
+                if words
+                    .get(j)
+                    .is_some_and(|w| w.joined || w.start - last.end <= 2)
+                {
+                    let end = name_run(j, 3);
+                    if end > j {
+                        push(
+                            out,
+                            Entity::Person,
+                            words[j].start,
+                            words[end - 1].end,
+                            0.85,
+                            "greeting",
+                        );
+                    }
+                }
+                break;
+            }
+            if closing {
+                // "Thanks, John" on the same line, else the next line's name.
+                let rest = text[last.end..].lines().next().unwrap_or("");
+                let j = i + span;
+                let same_line = words.get(j).is_some_and(|w| !w.line_start)
+                    && rest.trim_start().starts_with(',');
+                let start = if same_line {
+                    Some(j)
+                } else {
+                    words.get(j).filter(|w| w.line_start).map(|_| j)
+                };
+                if let Some(j) = start {
+                    let end = name_run(j, 4);
+                    // The whole line must be the name (a signature), not a sentence.
+                    let line_done = words.get(end).is_none_or(|w| w.line_start);
+                    if end > j && (line_done || same_line) {
+                        push(
+                            out,
+                            Entity::Person,
+                            words[j].start,
+                            words[end - 1].end,
+                            0.85,
+                            "signature",
+                        );
+                    }
+                }
+                break;
+            }
+        }
+        i += 1;
+    }
+
+    // Titles, names the headers give, and the dictionaries.
+    let mut i = 0;
+    while i < words.len() {
+        let w = words[i];
+        let text_w = word(&w);
+        if !w.upper && !w.cjk {
+            i += 1;
+            continue;
+        }
+        if lower_in(text_w, TITLES) {
+            let j = i + 1;
+            let next_joined = words
+                .get(j)
+                .is_some_and(|n| n.upper && (n.joined || text[w.end..n.start].trim() == "."));
+            if next_joined {
+                let end = name_run(j, 3);
+                if end > j {
+                    push(
+                        out,
+                        Entity::Person,
+                        words[j].start,
+                        words[end - 1].end,
+                        0.85,
+                        "title",
+                    );
+                    i = end;
+                    continue;
+                }
+            }
+        }
+        if known.contains(&text_w) {
+            let mut end = i + 1;
+            while words
+                .get(end)
+                .is_some_and(|n| n.joined && known.iter().any(|k| *k == word(n)))
+            {
+                end += 1;
+            }
+            push(
+                out,
+                Entity::Person,
+                w.start,
+                words[end - 1].end,
+                0.9,
+                "header_names",
+            );
+            i = end;
+            continue;
+        }
+        if dict.first_names.contains(text_w) {
+            let ambiguous = dict.ambiguous.contains(&text_w.to_lowercase());
+            if let Some(n) = words.get(i + 1).filter(|n| n.joined && n.upper) {
+                let surname = dict.surnames.contains(word(n));
+                if surname || (!ambiguous && !dict.places.contains(word(n))) {
+                    let mut end = i + 2;
+                    if words
+                        .get(end)
+                        .is_some_and(|m| m.joined && m.upper && dict.surnames.contains(word(m)))
+                    {
+                        end += 1;
+                    }
+                    let score = if surname { 0.8 } else { 0.65 };
+                    push(
+                        out,
+                        Entity::Person,
+                        w.start,
+                        words[end - 1].end,
+                        score,
+                        "dictionary",
+                    );
+                    i = end;
+                    continue;
+                }
+            }
+            if !ambiguous {
+                push(out, Entity::Person, w.start, w.end, 0.6, "dictionary");
+                i += 1;
+                continue;
+            }
+        }
+        // Places: the longest run of up to three capitalised words in the dictionary.
+        if !dict.places.is_empty() {
+            let mut matched = None;
+            for n in (1..=3).rev() {
+                let Some(last) = words.get(i + n - 1) else {
+                    continue;
+                };
+                if (1..n).any(|k| !words[i + k].joined) {
+                    continue;
+                }
+                let candidate = &text[w.start..last.end];
+                if dict.places.contains(candidate) {
+                    matched = Some((i + n, last.end, candidate));
+                    break;
+                }
+            }
+            if let Some((next, end, candidate)) = matched {
+                let preceded = i > 0 && lower_in(word(&words[i - 1]), PLACE_CONTEXT);
+                let ambiguous = dict.ambiguous.contains(&candidate.to_lowercase());
+                if preceded || !ambiguous {
+                    let score = if preceded { 0.8 } else { 0.6 };
+                    push(out, Entity::Location, w.start, end, score, "places");
+                    i = next;
+                    continue;
+                }
+            }
+        }
+        i += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(text: &str, known: &[&str], dict: &Dictionaries) -> Vec<(Entity, String)> {
+        let mut out = Vec::new();
+        find(text, known, dict, &mut out);
+        out.sort_by_key(|f| f.start);
+        out.into_iter()
+            .map(|f| (f.entity, text[f.start..f.end].to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn greetings_signatures_titles_and_header_names() {
+        let none = Dictionaries::default();
+        let found = names(
+            "Hi Maria,\n\nMr. Okafor will call. Ask Kowalski.\n\nBest regards,\nJohn Smith\nAccount Manager\n",
+            &["Kowalski"],
+            &none,
+        );
+        let people: Vec<&str> = found
+            .iter()
+            .filter(|(e, _)| *e == Entity::Person)
+            .map(|(_, t)| t.as_str())
+            .collect();
+        assert_eq!(people, vec!["Maria", "Okafor", "Kowalski", "John Smith"]);
+        assert!(names("Hi team,\nthanks\n", &[], &none).is_empty());
+        assert!(names("Dear Customer,\n", &[], &none).is_empty());
+        let cjk = names("Dear 王伟,\n", &[], &none);
+        assert_eq!(cjk, vec![(Entity::Person, "王伟".to_string())]);
+    }
+
+    #[test]
+    fn dictionary_names_need_a_surname_when_they_are_also_words() {
+        let dict = Dictionaries::from_lists(
+            "Will\nGrace\nMaria\n",
+            "Smith\nGarcia\n",
+            "Paris\nReading\n",
+            "will\nreading\n",
+        );
+        let found = names(
+            "I will ask Grace about it. Will Smith and Maria Garcia came.",
+            &[],
+            &dict,
+        );
+        let people: Vec<&str> = found
+            .iter()
+            .filter(|(e, _)| *e == Entity::Person)
+            .map(|(_, t)| t.as_str())
+            .collect();
+        assert_eq!(people, vec!["Grace", "Will Smith", "Maria Garcia"]);
+        let places = names(
+            "Reading is fun. We met in Reading and flew to Paris.",
+            &[],
+            &dict,
+        );
+        let places: Vec<&str> = places.iter().map(|(_, t)| t.as_str()).collect();
+        assert_eq!(places, vec!["Reading", "Paris"]);
+    }
+}
