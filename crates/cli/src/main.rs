@@ -7,6 +7,7 @@ mod commands;
 mod exit;
 mod labels;
 mod parquet_out;
+mod privacy;
 mod report;
 mod run;
 
@@ -51,6 +52,8 @@ enum Command {
     Thresholds(commands::thresholds::Args),
     /// Average models trained on shards of the data into one (scale-out training).
     Merge(commands::merge::Args),
+    /// Find personal data and confidential material and mask or pseudonymise it.
+    Redact(commands::redact::Args),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +67,7 @@ fn main() -> ExitCode {
         Command::Learn(args) => commands::learn::run(&args),
         Command::Thresholds(args) => commands::thresholds::run(&args),
         Command::Merge(args) => commands::merge::run(&args),
+        Command::Redact(args) => commands::redact::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mailtriage_core::ingest::{Item, Source, SourceKind, SourceSpec, DEFAULT_MAX_MESSAGE_SIZE};
+use mailtriage_core::parse;
 use mailtriage_core::pipeline::{self, Options};
+use mailtriage_core::privacy::{Redacted, Redactor};
 use mailtriage_core::report::Summary;
-use mailtriage_core::{parse, Email};
 use serde::Serialize;
 
 use crate::exit::{Code, Failure};
@@ -47,6 +48,8 @@ pub struct InputArgs {
     /// Print nothing on stderr but errors: no progress bar, no summary.
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub privacy: crate::privacy::PrivacyArgs,
 }
 
 /// `128M`, `4K`, `1G` or plain bytes.
@@ -206,6 +209,9 @@ pub struct RunReport {
 /// A run of the parse stage over `--input`, on all cores.
 pub struct Run<'a> {
     pub args: &'a InputArgs,
+    /// Every message is redacted by it before `per_email` sees it, and quarantine records
+    /// before they are written.
+    pub redactor: &'a Redactor,
     /// Where quarantine records go when `--quarantine` is not given (None: nowhere).
     pub default_quarantine: Option<PathBuf>,
 }
@@ -217,7 +223,7 @@ impl Run<'_> {
     pub fn execute<A, F, S>(&self, per_email: F, mut sink: S) -> Result<RunReport, Failure>
     where
         A: Default + Send,
-        F: Fn(Email, &mut A, &mut Vec<u8>) -> serde_json::Result<()> + Sync,
+        F: Fn(Redacted, &mut A, &mut Vec<u8>) -> serde_json::Result<()> + Sync,
         S: FnMut(&[u8], A) -> anyhow::Result<()>,
     {
         let args = self.args;
@@ -257,10 +263,13 @@ impl Run<'_> {
                 match parsed {
                     Ok(email) => {
                         out.summary.add_email(&email);
-                        per_email(email, &mut out.acc, &mut out.records)?;
+                        per_email(self.redactor.redact(email), &mut out.acc, &mut out.records)?;
                     }
-                    Err(record) => {
+                    Err(mut record) => {
                         out.summary.add_quarantine(&record);
+                        // What a human may look at is redacted like everything else.
+                        record.first_bytes = self.redactor.redact_unparsed(&record.first_bytes);
+                        record.detail = self.redactor.redact_unparsed(&record.detail);
                         write_json_line(&mut out.quarantined, &record)?;
                     }
                 }

@@ -46,8 +46,8 @@ pub enum Format {
 
 pub fn run(args: &Args) -> Result<ExitCode, Failure> {
     let (model, version) = load_model(&args.model)?;
-    let decide = |email| {
-        let redacted = privacy::redact(email);
+    let redactor = crate::privacy::redactor(&args.input.privacy)?;
+    let decide = |redacted: privacy::Redacted| {
         let features = features::extract(&redacted, &model.features);
         let scores = model.score_features(&features);
         triage::decide(
@@ -60,15 +60,16 @@ pub fn run(args: &Args) -> Result<ExitCode, Failure> {
         )
     };
     if args.format == Format::Parquet {
-        return parquet(args, &model, decide);
+        return parquet(args, &model, &redactor, decide);
     }
     let mut output = Output::open(&args.output)?;
     let run = Run {
         args: &args.input,
+        redactor: &redactor,
         default_quarantine: Some(output.default_quarantine.clone()),
     };
     let report = run.execute(
-        |email, (): &mut (), out| write_json_line(out, &decide(email)),
+        |redacted, (): &mut (), out| write_json_line(out, &decide(redacted)),
         |records, ()| output.write(records),
     )?;
     output
@@ -82,7 +83,8 @@ pub fn run(args: &Args) -> Result<ExitCode, Failure> {
 fn parquet(
     args: &Args,
     model: &model::Model,
-    decide: impl Fn(mailtriage_core::Email) -> triage::Decision + Sync,
+    redactor: &privacy::Redactor,
+    decide: impl Fn(privacy::Redacted) -> triage::Decision + Sync,
 ) -> Result<ExitCode, Failure> {
     let output_error = |e| Failure::new(Code::Output, e);
     let (out, default_quarantine): (Box<dyn Write + Send>, PathBuf) = if args.output == "-" {
@@ -103,11 +105,12 @@ fn parquet(
     let mut writer = DecisionWriter::new(out, &heads).map_err(output_error)?;
     let run = Run {
         args: &args.input,
+        redactor,
         default_quarantine: Some(default_quarantine),
     };
     let report = run.execute(
-        |email, acc: &mut Vec<triage::Decision>, _| {
-            acc.push(decide(email));
+        |redacted, acc: &mut Vec<triage::Decision>, _| {
+            acc.push(decide(redacted));
             Ok(())
         },
         |_, decisions| writer.write(&decisions),

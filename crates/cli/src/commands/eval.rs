@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, Context};
 use mailtriage_core::eval::{self, coverage, coverage_at, reliability, Judged, Metrics};
+use mailtriage_core::features;
 use mailtriage_core::model::{self, train::argmax};
-use mailtriage_core::{features, privacy};
 use serde::Serialize;
 
 use crate::exit::{Code, Failure};
@@ -95,19 +95,20 @@ pub fn run(args: &Args) -> Result<ExitCode, Failure> {
                 })
         })
         .collect::<Result<_, _>>()?;
+    let redactor = crate::privacy::redactor(&args.input.privacy)?;
     let run = Run {
         args: &args.input,
+        redactor: &redactor,
         default_quarantine: None,
     };
     let mut outcomes: Vec<Vec<Outcome>> = vec![Vec::new(); heads.len()];
     let report = run.execute(
-        |email, acc: &mut Vec<Vec<Outcome>>, _| {
+        |redacted, acc: &mut Vec<Vec<Outcome>>, _| {
             let truths: Vec<Option<String>> = args
                 .label_fields
                 .iter()
-                .map(|f| label_of(&email, f))
+                .map(|f| label_of(redacted.email(), f))
                 .collect();
-            let redacted = privacy::redact(email);
             let x = model::sparse(&features::extract(&redacted, &model.features));
             acc.resize(heads.len(), Vec::new());
             for (i, &h) in heads.iter().enumerate() {

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use mailtriage_core::features;
 use mailtriage_core::model::{self, file};
-use mailtriage_core::{features, privacy};
 
 use crate::exit::{Code, Failure};
 use crate::labels::{head_fields, label_of};
@@ -40,6 +40,9 @@ pub struct Args {
     /// Print nothing on stderr but errors.
     #[arg(long, short)]
     pub quiet: bool,
+    /// The same privacy settings the model was trained with (its features depend on them).
+    #[command(flatten)]
+    pub privacy: crate::privacy::PrivacyArgs,
 }
 
 pub fn run(args: &Args) -> Result<ExitCode, Failure> {
@@ -55,9 +58,12 @@ pub fn run(args: &Args) -> Result<ExitCode, Failure> {
         fail_on_quarantine: false,
         summary: None,
         quiet: args.quiet,
+        privacy: args.privacy.clone(),
     };
+    let redactor = crate::privacy::redactor(&input.privacy)?;
     let run = Run {
         args: &input,
+        redactor: &redactor,
         default_quarantine: None,
     };
     let config = model.features.clone();
@@ -65,20 +71,20 @@ pub fn run(args: &Args) -> Result<ExitCode, Failure> {
     let mut corrections: Vec<Correction> = Vec::new();
     let mut unknown = 0u64;
     let report = run.execute(
-        |email, acc: &mut Vec<(Correction, u64)>, _| {
+        |redacted, acc: &mut Vec<(Correction, u64)>, _| {
+            let email = redacted.email();
             let mut missing = 0;
             let wanted: Vec<Option<usize>> = fields
                 .iter()
                 .zip(&labels)
                 .map(|(f, set)| {
-                    let label = label_of(&email, f)?;
+                    let label = label_of(email, f)?;
                     let found = set.iter().position(|l| *l == label);
                     missing += u64::from(found.is_none());
                     found
                 })
                 .collect();
             let fingerprint = email.fingerprint.clone();
-            let redacted = privacy::redact(email);
             let x = model::sparse(&features::extract(&redacted, &config));
             acc.push(((fingerprint, wanted, x), missing));
             Ok(())

@@ -5,6 +5,7 @@ pub mod eval;
 pub mod learn;
 pub mod merge;
 pub mod parse;
+pub mod redact;
 pub mod stats;
 pub mod thresholds;
 pub mod train;

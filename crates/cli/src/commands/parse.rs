@@ -31,13 +31,15 @@ pub struct Args {
 
 pub fn run(args: &Args) -> Result<ExitCode, Failure> {
     let mut output = Output::open(&args.output)?;
+    let redactor = crate::privacy::redactor(&args.input.privacy)?;
     let run = Run {
         args: &args.input,
+        redactor: &redactor,
         default_quarantine: Some(output.default_quarantine.clone()),
     };
     let to_stdout = output.to_stdout;
     let result = run.execute(
-        |email, (): &mut (), out| write_json_line(out, &email),
+        |redacted, (): &mut (), out| write_json_line(out, redacted.email()),
         |records, ()| output.write(records),
     );
     let report = match result {

@@ -35,13 +35,15 @@ struct Profile<'a> {
 
 pub fn run(args: &Args) -> Result<ExitCode, Failure> {
     let mut profile = CorpusProfile::default();
+    let redactor = crate::privacy::redactor(&args.input.privacy)?;
     let run = Run {
         args: &args.input,
+        redactor: &redactor,
         default_quarantine: None,
     };
     let report = run.execute(
-        |email, acc: &mut CorpusProfile, _| {
-            acc.add_email(&email);
+        |redacted, acc: &mut CorpusProfile, _| {
+            acc.add_email(redacted.email());
             Ok(())
         },
         |_, acc| {

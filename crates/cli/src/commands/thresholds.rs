@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, Context};
 use mailtriage_core::eval::{coverage, coverage_at, Judged};
+use mailtriage_core::features;
 use mailtriage_core::model::{self, file, train::argmax};
-use mailtriage_core::{features, privacy};
 
 use crate::exit::{Code, Failure};
 use crate::labels::{head_fields, label_of};
@@ -40,15 +40,19 @@ pub fn run(args: &Args) -> Result<ExitCode, Failure> {
     }
     let (mut model, version) = load_model(&args.model)?;
     let fields = head_fields(&model, &args.label_fields)?;
+    let redactor = crate::privacy::redactor(&args.input.privacy)?;
     let run = Run {
         args: &args.input,
+        redactor: &redactor,
         default_quarantine: None,
     };
     let mut judged: Vec<Vec<Judged>> = vec![Vec::new(); model.heads.len()];
     let report = run.execute(
-        |email, acc: &mut Vec<Vec<Judged>>, _| {
-            let truths: Vec<Option<String>> = fields.iter().map(|f| label_of(&email, f)).collect();
-            let redacted = privacy::redact(email);
+        |redacted, acc: &mut Vec<Vec<Judged>>, _| {
+            let truths: Vec<Option<String>> = fields
+                .iter()
+                .map(|f| label_of(redacted.email(), f))
+                .collect();
             let x = model::sparse(&features::extract(&redacted, &model.features));
             acc.resize(model.heads.len(), Vec::new());
             for (i, head) in model.heads.iter().enumerate() {

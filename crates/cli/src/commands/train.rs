@@ -15,7 +15,6 @@ use mailtriage_core::features::{self, FeatureConfig};
 use mailtriage_core::model::train::{fit, Example, Split};
 use mailtriage_core::model::{self, file, LearnRate, Model, Training};
 use mailtriage_core::parse::date::unix_seconds;
-use mailtriage_core::privacy;
 
 use crate::exit::{Code, Failure};
 use crate::labels::label_of;
@@ -140,21 +139,23 @@ pub fn run(args: &Args) -> Result<ExitCode, Failure> {
     let mut rows: Vec<Labelled> = Vec::new();
     let mut unlabelled = 0u64;
     let mut reports = Vec::new();
+    let redactor = crate::privacy::redactor(&args.input.privacy)?;
     let mut read_source = |input: &InputArgs, fixed: Option<&str>| -> Result<(), Failure> {
         let run = Run {
             args: input,
+            redactor: &redactor,
             default_quarantine: Some(args.out.with_extension("quarantine.jsonl")),
         };
         let fields = &args.label_fields;
         let report = run.execute(
-            |email, acc: &mut Vec<Labelled>, _| {
+            |redacted, acc: &mut Vec<Labelled>, _| {
+                let email = redacted.email();
                 let labels: Vec<Option<String>> = match fixed {
                     Some(label) => vec![Some(label.to_string())],
-                    None => fields.iter().map(|f| label_of(&email, f)).collect(),
+                    None => fields.iter().map(|f| label_of(email, f)).collect(),
                 };
                 let fingerprint = email.fingerprint.clone();
                 let sent = email.headers.date.as_deref().and_then(unix_seconds);
-                let redacted = privacy::redact(email);
                 let x = model::sparse(&features::extract(&redacted, &config));
                 acc.push(Labelled {
                     x,

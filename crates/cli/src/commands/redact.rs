@@ -1,0 +1,420 @@
+//! `mailtriage redact`: find personal data and confidential material, and mask or
+//! pseudonymise it by the policy.
+//!
+//! Three ways in:
+//! - `--text "..."`: one text, for a quick look; the redacted text on stdout, the findings
+//!   (types and offsets, never values) on stderr.
+//! - `--input SRC`: messages from any source; each is parsed and redacted in every field.
+//!   `--format jsonl` writes the redacted record (as `parse` does), `text` its subject and
+//!   body, `mbox` a redacted RFC 5322 message per input message (plain text, the headers
+//!   triage reads). `--findings FILE` gets the counts per type per message.
+//! - `--input jsonl:FILE --text-field F`: JSONL records whose field F is plain text (notes,
+//!   tickets, datasets); writes `{"id", F}` redacted, and with `--findings FILE` the spans,
+//!   as `{"id", "findings": [{"type", "start", "end", "bstart", "bend", "score",
+//!   "detector"}]}` (code point and byte offsets into the original text).
+
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{anyhow, Context};
+use mailtriage_core::privacy::{char_offsets, Finding, Redactor};
+use mailtriage_core::Email;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::exit::{Code, Failure};
+use crate::run::{finish, write_json_line, InputArgs, Output, Run};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Redact this text and print it (findings on stderr).
+    #[arg(long, value_name = "TEXT", conflicts_with = "inputs")]
+    pub text: Option<String>,
+    /// With a JSONL input: the field that holds plain text to redact (the records are not
+    /// messages).
+    #[arg(long, value_name = "F")]
+    pub text_field: Option<String>,
+    /// Where to write the redacted output, or - for stdout.
+    #[arg(long, short, default_value = "-", value_name = "PATH")]
+    pub output: String,
+    /// What to write for messages.
+    #[arg(long, value_enum, default_value_t = Format::Jsonl)]
+    pub format: Format,
+    /// Where to write the findings (JSONL), one line per message or record.
+    #[arg(long, value_name = "PATH")]
+    pub findings: Option<PathBuf>,
+}
+
+/// Output formats for messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// The redacted record, as `parse` writes it.
+    Jsonl,
+    /// Subject and body text, messages separated by a form feed line.
+    Text,
+    /// One redacted RFC 5322 message per input message (mboxrd).
+    Mbox,
+}
+
+/// A finding as written out: the type, where (code points and bytes), how sure, by what.
+#[derive(Serialize)]
+struct Span {
+    #[serde(rename = "type")]
+    entity: &'static str,
+    start: usize,
+    end: usize,
+    bstart: usize,
+    bend: usize,
+    score: f32,
+    detector: &'static str,
+}
+
+fn spans(text: &str, findings: &[Finding]) -> Vec<Span> {
+    findings
+        .iter()
+        .zip(char_offsets(text, findings))
+        .map(|(f, (start, end))| Span {
+            entity: f.entity.as_str(),
+            start,
+            end,
+            bstart: f.start,
+            bend: f.end,
+            score: f.score,
+            detector: f.detector,
+        })
+        .collect()
+}
+
+pub fn run(args: &Args) -> Result<ExitCode, Failure> {
+    let redactor = crate::privacy::redactor(&args.input.privacy)?;
+    if let Some(text) = &args.text {
+        let (redacted, found) = redactor.redact_text(text, &[]);
+        println!("{redacted}");
+        if !args.input.quiet {
+            for s in spans(text, &found) {
+                eprintln!(
+                    "{:<14} chars {}..{}  score {:.2}  by {}",
+                    s.entity, s.start, s.end, s.score, s.detector
+                );
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.input.inputs.is_empty() {
+        return Err(Failure::new(
+            Code::Usage,
+            anyhow!("say what to redact: --text \"...\" or --input SRC"),
+        ));
+    }
+    if let Some(field) = &args.text_field {
+        return text_records(args, &redactor, field);
+    }
+    messages(args, &redactor)
+}
+
+/// Messages: parse, redact every field, write in the chosen format.
+fn messages(args: &Args, redactor: &Redactor) -> Result<ExitCode, Failure> {
+    let mut output = Output::open(&args.output)?;
+    let mut findings = match &args.findings {
+        Some(path) => Some(BufWriter::new(
+            File::create(path)
+                .with_context(|| format!("cannot create the findings file {}", path.display()))
+                .map_err(|e| Failure::new(Code::Output, e))?,
+        )),
+        None => None,
+    };
+    let run = Run {
+        args: &args.input,
+        redactor,
+        default_quarantine: Some(output.default_quarantine.clone()),
+    };
+    let format = args.format;
+    let report = run.execute(
+        |redacted, acc: &mut Vec<u8>, out| {
+            let email = redacted.email();
+            match format {
+                Format::Jsonl => write_json_line(out, email)?,
+                Format::Text => {
+                    out.extend_from_slice(
+                        email.headers.subject.as_deref().unwrap_or("").as_bytes(),
+                    );
+                    out.extend_from_slice(b"\n\n");
+                    out.extend_from_slice(email.body.text.as_bytes());
+                    out.extend_from_slice(b"\n\x0c\n");
+                }
+                Format::Mbox => write_mbox(out, email),
+            }
+            write_json_line(
+                acc,
+                &serde_json::json!({"id": email.id, "findings": redacted.findings()}),
+            )
+        },
+        |records, found: Vec<u8>| {
+            if let Some(f) = &mut findings {
+                f.write_all(&found)?;
+            }
+            output.write(records)
+        },
+    )?;
+    output
+        .writer
+        .flush()
+        .with_context(|| format!("cannot write to {}", output.name))
+        .map_err(|e| Failure::new(Code::Output, e))?;
+    if let Some(mut f) = findings {
+        f.flush()
+            .context("cannot write the findings file")
+            .map_err(|e| Failure::new(Code::Output, e))?;
+    }
+    Ok(finish(&args.input, &report))
+}
+
+/// A redacted message as RFC 5322 text in an mboxrd entry: the headers triage reads and the
+/// text body (attachments are described in a header, not carried).
+fn write_mbox(out: &mut Vec<u8>, email: &Email) {
+    let h = &email.headers;
+    let mailbox = |m: &mailtriage_core::parse::Mailbox| match (&m.name, &m.address) {
+        (Some(n), Some(a)) => format!("\"{}\" <{a}>", n.replace('"', "'")),
+        (None, Some(a)) => format!("<{a}>"),
+        (Some(n), None) => format!("\"{}\"", n.replace('"', "'")),
+        (None, None) => String::new(),
+    };
+    let one_line = |s: &str| s.replace(['\r', '\n'], " ");
+    let mut text = String::from("From mailtriage-redacted Thu Jan  1 00:00:00 1970\n");
+    if let Some(from) = &h.from {
+        let _ = writeln!(text, "From: {}", one_line(&mailbox(from)));
+    }
+    for (name, list) in [("To", &h.to), ("Cc", &h.cc)] {
+        if !list.is_empty() {
+            let joined: Vec<String> = list.iter().map(mailbox).collect();
+            let _ = writeln!(text, "{name}: {}", one_line(&joined.join(", ")));
+        }
+    }
+    if let Some(subject) = &h.subject {
+        let _ = writeln!(text, "Subject: {}", one_line(subject));
+    }
+    if let Some(date) = &h.date {
+        let _ = writeln!(text, "Date: {date}");
+    }
+    if let Some(id) = &h.message_id {
+        let _ = writeln!(text, "Message-ID: <{}>", one_line(id));
+    }
+    if !email.attachments.is_empty() {
+        let kinds: Vec<&str> = email
+            .attachments
+            .iter()
+            .map(|a| a.content_type.as_str())
+            .collect();
+        let _ = writeln!(
+            text,
+            "X-Mailtriage-Attachments: {}",
+            one_line(&kinds.join(", "))
+        );
+    }
+    text.push_str("X-Mailtriage-Redacted: yes\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n");
+    // mboxrd: a body line that starts with ">*From " gets one more '>'.
+    for line in email.body.text.lines() {
+        let bare = line.trim_start_matches('>');
+        if bare.starts_with("From ") {
+            text.push('>');
+        }
+        text.push_str(line);
+        text.push('\n');
+    }
+    text.push('\n');
+    out.extend_from_slice(text.as_bytes());
+}
+
+/// One record's outcome: its redacted line, its findings line and its text's size; or why
+/// it was skipped.
+type Outcome = Result<(Vec<u8>, Vec<u8>, usize), String>;
+
+/// Records read per round: enough to keep every core busy, few enough to bound memory.
+const CHUNK: usize = 2048;
+
+/// JSONL records whose `field` is plain text, redacted on every core in input order.
+fn text_records(args: &Args, redactor: &Redactor, field: &str) -> Result<ExitCode, Failure> {
+    let [source] = args.input.inputs.as_slice() else {
+        return Err(Failure::new(
+            Code::Usage,
+            anyhow!("--text-field reads one JSONL source (jsonl:FILE or -)"),
+        ));
+    };
+    let path = source.strip_prefix("jsonl:").unwrap_or(source);
+    let reader: Box<dyn BufRead> = if path == "-" {
+        Box::new(BufReader::new(std::io::stdin()))
+    } else {
+        Box::new(BufReader::new(
+            File::open(path)
+                .with_context(|| format!("cannot open {path}"))
+                .map_err(|e| Failure::new(Code::Input, e))?,
+        ))
+    };
+    let mut output = Output::open(&args.output)?;
+    let mut findings = match &args.findings {
+        Some(p) => Some(BufWriter::new(
+            File::create(p)
+                .with_context(|| format!("cannot create the findings file {}", p.display()))
+                .map_err(|e| Failure::new(Code::Output, e))?,
+        )),
+        None => None,
+    };
+    let threads = if args.input.threads == 0 {
+        std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+    } else {
+        args.input.threads
+    };
+    let started = std::time::Instant::now();
+    let (mut records, mut bytes, mut bad) = (0u64, 0u64, 0u64);
+    // Long-lived workers (a thread keeps its regex caches warm), fed chunks of lines through
+    // a bounded channel; results come back tagged and are written in input order.
+    let outcome: Result<(), Failure> = std::thread::scope(|scope| {
+        let (work_tx, work_rx) =
+            std::sync::mpsc::sync_channel::<(u64, Vec<(u64, String)>)>(threads * 2);
+        let work_rx = std::sync::Arc::new(std::sync::Mutex::new(work_rx));
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<(u64, Vec<Outcome>)>();
+        for _ in 0..threads {
+            let work_rx = std::sync::Arc::clone(&work_rx);
+            let done_tx = done_tx.clone();
+            scope.spawn(move || loop {
+                let next = work_rx.lock().map(|rx| rx.recv());
+                let Ok(Ok((seq, chunk))) = next else { break };
+                let results = chunk
+                    .iter()
+                    .map(|(n, line)| one_record(redactor, field, *n, line))
+                    .collect();
+                if done_tx.send((seq, results)).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(done_tx);
+        let mut pending: std::collections::BTreeMap<u64, Vec<_>> =
+            std::collections::BTreeMap::new();
+        let (mut sent, mut next_out) = (0u64, 0u64);
+        let mut write = |results: Vec<Outcome>| -> Result<(), Failure> {
+            for result in results {
+                match result {
+                    Ok((record, found, size)) => {
+                        bytes += size as u64;
+                        output
+                            .write(&record)
+                            .map_err(|e| Failure::new(Code::Output, e))?;
+                        if let Some(f) = &mut findings {
+                            f.write_all(&found)
+                                .context("cannot write the findings file")
+                                .map_err(|e| Failure::new(Code::Output, e))?;
+                        }
+                    }
+                    Err(why) => {
+                        bad += 1;
+                        if !args.input.quiet {
+                            eprintln!("mailtriage: {path}: {why}");
+                        }
+                    }
+                }
+            }
+            Ok(())
+        };
+        let mut lines = reader.lines();
+        let mut reading = true;
+        while reading || next_out < sent {
+            // Keep at most 2 chunks per worker in flight: memory stays bounded.
+            while reading && sent - next_out < (threads as u64) * 2 {
+                let mut chunk: Vec<(u64, String)> = Vec::with_capacity(CHUNK);
+                for line in lines.by_ref().take(CHUNK) {
+                    let line = line
+                        .with_context(|| format!("cannot read {path}"))
+                        .map_err(|e| Failure::new(Code::Input, e))?;
+                    records += 1;
+                    if !line.trim().is_empty() {
+                        chunk.push((records, line));
+                    }
+                }
+                if chunk.is_empty() {
+                    reading = false;
+                    break;
+                }
+                if work_tx.send((sent, chunk)).is_err() {
+                    return Err(Failure::new(
+                        Code::Internal,
+                        anyhow!("the redaction workers stopped"),
+                    ));
+                }
+                sent += 1;
+            }
+            if next_out == sent {
+                continue;
+            }
+            let (seq, results) = done_rx.recv().map_err(|_| {
+                Failure::new(Code::Internal, anyhow!("the redaction workers stopped"))
+            })?;
+            pending.insert(seq, results);
+            while let Some(results) = pending.remove(&next_out) {
+                write(results)?;
+                next_out += 1;
+            }
+        }
+        drop(work_tx);
+        Ok(())
+    });
+    outcome?;
+    output
+        .writer
+        .flush()
+        .with_context(|| format!("cannot write to {}", output.name))
+        .map_err(|e| Failure::new(Code::Output, e))?;
+    if let Some(mut f) = findings {
+        f.flush()
+            .context("cannot write the findings file")
+            .map_err(|e| Failure::new(Code::Output, e))?;
+    }
+    let seconds = started.elapsed().as_secs_f64().max(1e-9);
+    if !args.input.quiet {
+        eprintln!(
+            "mailtriage: redacted {} records ({} skipped), {:.1} MB of text in {:.2} s ({:.1} MB/s, {threads} threads)",
+            records - bad,
+            bad,
+            bytes as f64 / 1e6,
+            seconds,
+            bytes as f64 / 1e6 / seconds
+        );
+    }
+    Ok(if bad > 0 && args.input.fail_on_quarantine {
+        ExitCode::from(Code::Quarantined as u8)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// One record: its redacted line, its findings line, and the size of its text.
+fn one_record(redactor: &Redactor, field: &str, number: u64, line: &str) -> Outcome {
+    let record: Map<String, Value> = serde_json::from_str(line)
+        .map_err(|e| format!("line {number}: not a JSON object ({e})"))?;
+    let text = record
+        .get(field)
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("line {number}: no text field `{field}`"))?;
+    let id = record
+        .get("id")
+        .cloned()
+        .unwrap_or_else(|| Value::from(number));
+    let (redacted, found) = redactor.redact_text(text, &[]);
+    let mut out = Vec::with_capacity(redacted.len() + 64);
+    let mut object = Map::new();
+    object.insert("id".into(), id.clone());
+    object.insert(field.into(), Value::String(redacted));
+    write_json_line(&mut out, &object).map_err(|e| e.to_string())?;
+    let mut found_line = Vec::new();
+    write_json_line(
+        &mut found_line,
+        &serde_json::json!({"id": id, "findings": spans(text, &found)}),
+    )
+    .map_err(|e| e.to_string())?;
+    Ok((out, found_line, text.len()))
+}

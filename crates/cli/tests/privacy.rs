@@ -1,0 +1,318 @@
+//! End-to-end privacy: mail seeded with known personal data goes through every command, and
+//! no raw value may appear in any output, model file, quarantine file or log; pseudonyms are
+//! stable across processes with one key and differ with another.
+#![allow(clippy::unwrap_used)] // A test that cannot set up should stop loudly.
+
+mod common;
+
+use std::path::Path;
+
+use common::{bin, golden, ok, run_ok};
+
+/// The seeded values, as written in the mail. Each must vanish from every output.
+const SECRETS: &[&str] = &[
+    "Ximena Okonkwo-Lindqvist",
+    "Okonkwo",
+    "Lindqvist",
+    "ximena.okonkwo@privatemail.example",
+    "ximena.okonkwo",
+    "4111 1111 1111 1111",
+    "4111111111111111",
+    "536-22-1234",
+    "DE89 3704 0044 0532 0130 00",
+    "+1 415 555 2671",
+    "415 555 2671",
+    "203.0.113.77",
+    "AKIAIOSFODNN7EXAMPLE",
+    "hunter2-Correct-Horse",
+    "/u/ximena/reset",
+];
+
+fn seeded(n: usize, spam: bool) -> String {
+    let subject = if spam {
+        "WIN A PRIZE now, Ximena"
+    } else {
+        "Re: my account"
+    };
+    format!(
+        "From: \"Ximena Okonkwo-Lindqvist\" <ximena.okonkwo@privatemail.example>\n\
+         To: \"Support Team\" <support@bank.example>\n\
+         Subject: {subject} {n}\n\
+         Date: Tue, 2 Jan 2024 09:15:00 +0100\n\
+         Message-ID: <{n}.seed@privatemail.example>\n\n\
+         Hi Support,\n\nmy card 4111 1111 1111 1111 was charged twice. SSN 536-22-1234,\n\
+         IBAN DE89 3704 0044 0532 0130 00, phone +1 415 555 2671, last login from 203.0.113.77.\n\
+         Key AKIAIOSFODNN7EXAMPLE, password: hunter2-Correct-Horse\n\
+         Reset link: https://bank.example/u/ximena/reset\n\n\
+         Regards,\nXimena Okonkwo-Lindqvist\n"
+    )
+}
+
+fn write_jsonl(path: &Path) {
+    let mut out = String::new();
+    for (name, bytes) in golden() {
+        let label = if name.contains("spam") || name.contains("phishing") {
+            "spam"
+        } else {
+            "ham"
+        };
+        if let Ok(text) = std::str::from_utf8(&bytes) {
+            out.push_str(&serde_json::json!({"id": name, "raw": text, "label": label}).to_string());
+            out.push('\n');
+        }
+    }
+    for n in 0..12 {
+        let spam = n % 2 == 0;
+        let record = serde_json::json!({
+            "id": format!("seeded-{n}"),
+            "raw": seeded(n, spam),
+            "label": if spam { "spam" } else { "ham" },
+        });
+        out.push_str(&record.to_string());
+        out.push('\n');
+    }
+    // Not a message (no header): quarantined, and its first bytes must be redacted too.
+    out.push_str(
+        &serde_json::json!({"id": "broken", "raw": "card 4111 1111 1111 1111 for Ximena Okonkwo-Lindqvist, ssn 536-22-1234", "label": "ham"})
+            .to_string(),
+    );
+    out.push('\n');
+    std::fs::write(path, out).unwrap();
+}
+
+/// Every raw value, and its lower-case form (features are lower-cased), absent from `bytes`.
+fn assert_clean(what: &str, bytes: &[u8]) {
+    let text = String::from_utf8_lossy(bytes);
+    let lower = text.to_lowercase();
+    for secret in SECRETS {
+        assert!(
+            !text.contains(secret) && !lower.contains(&secret.to_lowercase()),
+            "`{secret}` leaked into {what}"
+        );
+    }
+}
+
+#[test]
+fn no_raw_value_reaches_any_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = d.join("mail.jsonl");
+    write_jsonl(&data);
+    let p = |name: &str| d.join(name).to_str().unwrap().to_string();
+    let mut logs: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut run = |name: &str, args: &[&str]| {
+        let out = bin().args(args).output().unwrap();
+        assert!(
+            out.status.success() || out.status.code() == Some(5),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        logs.push((format!("{name} stdout"), out.stdout));
+        logs.push((format!("{name} stderr"), out.stderr));
+    };
+    run(
+        "parse",
+        &["parse", "-i", &p("mail.jsonl"), "-o", &p("parsed.jsonl")],
+    );
+    run("stats", &["stats", "-i", &p("mail.jsonl"), "--json"]);
+    run(
+        "train",
+        &[
+            "train",
+            "-i",
+            &p("mail.jsonl"),
+            "--label-field",
+            "label",
+            "--bits",
+            "18",
+            "--out",
+            &p("m.mt"),
+        ],
+    );
+    run(
+        "classify",
+        &[
+            "classify",
+            "--model",
+            &p("m.mt"),
+            "-i",
+            &p("mail.jsonl"),
+            "-o",
+            &p("d.jsonl"),
+        ],
+    );
+    run(
+        "classify parquet",
+        &[
+            "classify",
+            "--model",
+            &p("m.mt"),
+            "-i",
+            &p("mail.jsonl"),
+            "-o",
+            &p("d.parquet"),
+            "--format",
+            "parquet",
+        ],
+    );
+    run(
+        "eval",
+        &[
+            "eval",
+            "--model",
+            &p("m.mt"),
+            "-i",
+            &p("mail.jsonl"),
+            "--label-field",
+            "label",
+            "--json",
+            "--report",
+            &p("r.html"),
+        ],
+    );
+    run(
+        "thresholds",
+        &[
+            "thresholds",
+            "--model",
+            &p("m.mt"),
+            "-i",
+            &p("mail.jsonl"),
+            "--label-field",
+            "label=label",
+            "--target-precision",
+            "0.9",
+            "--out",
+            &p("t.mt"),
+        ],
+    );
+    run(
+        "learn",
+        &[
+            "learn",
+            "--model",
+            &p("m.mt"),
+            "--feedback",
+            &p("mail.jsonl"),
+            "--label-field",
+            "label=label",
+            "--out",
+            &p("l.mt"),
+        ],
+    );
+    run(
+        "redact",
+        &[
+            "redact",
+            "-i",
+            &p("mail.jsonl"),
+            "-o",
+            &p("red.jsonl"),
+            "--findings",
+            &p("f.jsonl"),
+        ],
+    );
+    run(
+        "redact mbox",
+        &[
+            "redact",
+            "-i",
+            &p("mail.jsonl"),
+            "-o",
+            &p("red.mbox"),
+            "--format",
+            "mbox",
+        ],
+    );
+
+    for (what, bytes) in &logs {
+        assert_clean(what, bytes);
+    }
+    let mut files = 0;
+    for entry in std::fs::read_dir(d).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().unwrap() == "mail.jsonl" {
+            continue;
+        }
+        assert_clean(&path.display().to_string(), &std::fs::read(&path).unwrap());
+        files += 1;
+    }
+    // Decisions, models, reports, quarantine files and redacted copies were all checked.
+    assert!(files >= 12, "only {files} outputs");
+    let quarantine = std::fs::read_to_string(d.join("d.jsonl.quarantine.jsonl")).unwrap();
+    assert!(quarantine.contains("[CARD]"), "{quarantine}");
+    // And the seeded messages were found, not just missed: the findings say so.
+    let findings = std::fs::read_to_string(d.join("f.jsonl")).unwrap();
+    for kind in [
+        "CREDIT_CARD",
+        "US_SSN",
+        "IBAN_CODE",
+        "PHONE_NUMBER",
+        "IP_ADDRESS",
+        "SECRET",
+        "PERSON",
+        "EMAIL_ADDRESS",
+    ] {
+        assert!(findings.contains(kind), "{kind} not found");
+    }
+}
+
+#[test]
+fn pseudonyms_are_stable_across_processes_and_keyed() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "[operators]\nEMAIL_ADDRESS = \"pseudonymise\"\nPERSON = \"pseudonymise\"\n[email]\nkeep_domain = false\n",
+    )
+    .unwrap();
+    let key_file = dir.path().join("key");
+    std::fs::write(&key_file, "another secret key, 32 bytes long\n").unwrap();
+    let text = "Dear Ximena, write to ximena.okonkwo@privatemail.example";
+    let with_env = |key: &str| {
+        let out = ok(bin()
+            .args([
+                "redact",
+                "-q",
+                "--policy",
+                policy.to_str().unwrap(),
+                "--text",
+                text,
+            ])
+            .env("MAILTRIAGE_PSEUDONYM_KEY", key));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let one = with_env("first secret key, at least 16 bytes");
+    let again = with_env("first secret key, at least 16 bytes");
+    assert_eq!(one, again, "the same key gives the same pseudonyms");
+    assert!(one.contains("<PERSON_") && one.contains("<EMAIL_"), "{one}");
+    assert!(!one.contains("Ximena") && !one.contains("okonkwo"), "{one}");
+    let other = with_env("a different key, also 16+ bytes");
+    assert_ne!(one, other, "another key gives other pseudonyms");
+    let from_file = run_ok([
+        "redact",
+        "-q",
+        "--policy",
+        policy.to_str().unwrap(),
+        "--key-file",
+        key_file.to_str().unwrap(),
+        "--text",
+        text,
+    ]);
+    assert_ne!(String::from_utf8(from_file.stdout).unwrap(), one);
+
+    // No key: refused, and the message says where a key comes from, never what it is.
+    let refused = bin()
+        .args([
+            "redact",
+            "--policy",
+            policy.to_str().unwrap(),
+            "--text",
+            text,
+        ])
+        .env_remove("MAILTRIAGE_PSEUDONYM_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("no key"));
+}
