@@ -31,27 +31,62 @@ fn is_cjk(c: char) -> bool {
 }
 
 fn words(text: &str) -> Vec<Word> {
-    let mut out = Vec::with_capacity(text.len() / 6);
-    let mut chars = text.char_indices().peekable();
+    let bytes = text.as_bytes();
+    // A word is 32 bytes here, several times the text it covers: start small (a large
+    // first guess is a fresh mapping to zero on every long message).
+    let mut out = Vec::with_capacity((text.len() / 8).min(512));
     let mut line_start = true;
     let mut joined = false;
-    while let Some((i, c)) = chars.next() {
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        // ASCII takes a byte path (most mail); other characters are decoded.
+        if b.is_ascii() {
+            if b.is_ascii_alphabetic() {
+                let start = i;
+                i += 1;
+                while i < bytes.len() {
+                    let d = bytes[i];
+                    let inner = matches!(d, b'\'' | b'-')
+                        && bytes.get(i + 1).is_some_and(u8::is_ascii_alphabetic);
+                    if d.is_ascii_alphabetic() || inner {
+                        i += 1;
+                    } else if d >= 0x80 {
+                        // A non-ASCII letter inside the word (Müller): finish it decoded.
+                        let end = word_end(text, i, false);
+                        i = end;
+                        break;
+                    } else {
+                        break;
+                    }
+                }
+                out.push(Word {
+                    start,
+                    end: i,
+                    upper: b.is_ascii_uppercase(),
+                    cjk: false,
+                    line_start,
+                    joined,
+                });
+                line_start = false;
+                joined = true;
+                continue;
+            }
+            if b == b'\n' {
+                line_start = true;
+                joined = false;
+            } else if b != b' ' && b != b'\t' {
+                joined = false;
+            }
+            i += 1;
+            continue;
+        }
+        let Some(c) = text[i..].chars().next() else {
+            break;
+        };
         if c.is_alphabetic() {
             let cjk = is_cjk(c);
-            let mut end = i + c.len_utf8();
-            while let Some(&(j, d)) = chars.peek() {
-                let inner = matches!(d, '\'' | '’' | '-')
-                    && text[j + d.len_utf8()..]
-                        .chars()
-                        .next()
-                        .is_some_and(char::is_alphabetic);
-                if (d.is_alphabetic() && is_cjk(d) == cjk) || (inner && !cjk) {
-                    end = j + d.len_utf8();
-                    chars.next();
-                } else {
-                    break;
-                }
-            }
+            let end = word_end(text, i + c.len_utf8(), cjk);
             out.push(Word {
                 start: i,
                 end,
@@ -62,14 +97,31 @@ fn words(text: &str) -> Vec<Word> {
             });
             line_start = false;
             joined = true;
-        } else if c == '\n' {
-            line_start = true;
+            i = end;
+        } else {
             joined = false;
-        } else if c != ' ' && c != '\t' {
-            joined = false;
+            i += c.len_utf8();
         }
     }
     out
+}
+
+/// Where a word that goes on at `from` ends: letters of the same kind (CJK or not), with
+/// inner apostrophes and hyphens in the others.
+fn word_end(text: &str, from: usize, cjk: bool) -> usize {
+    let mut end = from;
+    let mut chars = text[from..].char_indices().peekable();
+    while let Some((j, d)) = chars.next() {
+        let inner = !cjk
+            && matches!(d, '\'' | '’' | '-')
+            && chars.peek().is_some_and(|(_, n)| n.is_alphabetic());
+        if (d.is_alphabetic() && is_cjk(d) == cjk) || inner {
+            end = from + j + d.len_utf8();
+        } else {
+            break;
+        }
+    }
+    end
 }
 
 const GREETINGS: &[&str] = &[
@@ -169,6 +221,14 @@ const CLOSINGS: &[&str] = &[
     "谢谢",
     "よろしくお願いします",
 ];
+
+/// The greeting and closing phrases as sets, for one lookup per line.
+static GREETING_SET: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
+    std::sync::LazyLock::new(|| GREETINGS.iter().copied().collect());
+static CLOSING_SET: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
+    std::sync::LazyLock::new(|| CLOSINGS.iter().copied().collect());
+/// Bytes in the longest greeting or closing phrase.
+const LONGEST_PHRASE: usize = 40;
 
 const TITLES: &[&str] = &[
     "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "herr", "frau", "mme", "mlle",
@@ -320,8 +380,13 @@ pub(super) fn find(text: &str, known: &[&str], dict: &Dictionaries, out: &mut Ve
                 continue;
             }
             let phrase = &text[words[i].start..last.end];
-            let closing = lower_in(phrase, CLOSINGS);
-            if lower_in(phrase, GREETINGS) {
+            // Most lines start with neither: a length check first, then one set lookup.
+            if phrase.len() > LONGEST_PHRASE {
+                continue;
+            }
+            let lower = phrase.to_lowercase();
+            let closing = CLOSING_SET.contains(lower.as_str());
+            if GREETING_SET.contains(lower.as_str()) {
                 let mut j = i + span;
                 if words
                     .get(j)
