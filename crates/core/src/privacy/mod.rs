@@ -349,6 +349,13 @@ impl Redactor {
         Some(token)
     }
 
+    /// `value`, known to be one `entity` whole, treated by its operator.
+    fn whole(&self, entity: Entity, value: &str) -> String {
+        let mut out = String::with_capacity(value.len());
+        self.replace(entity, value, &mut out);
+        out
+    }
+
     /// Redacts every text field of a message; the summary counts what was found.
     pub fn redact(&self, mut email: Email) -> Redacted {
         let mut summary = FindingsSummary::default();
@@ -395,17 +402,34 @@ impl Redactor {
         if let Some(subject) = &mut h.subject {
             text(subject, &mut summary);
         }
+        // Message ids are `local@domain`: the local part may embed an address or a name, so
+        // it is treated as an address's would be, without a detector pass per id (a thread's
+        // References can hold dozens). They are not counted as findings.
         for id in h
             .message_id
             .iter_mut()
             .chain(h.in_reply_to.iter_mut())
             .chain(h.references.iter_mut())
         {
-            text(id, &mut summary);
+            if id.contains('@') {
+                *id = self.whole(Entity::EmailAddress, id);
+            }
         }
         text(&mut email.body.text, &mut summary);
+        // Link targets are URLs (or mailto: addresses) whole: one operator, no detector pass.
         for link in &mut email.body.links {
-            text(link, &mut summary);
+            let (entity, value) = match link.strip_prefix("mailto:") {
+                Some(address) => (Entity::EmailAddress, address.to_string()),
+                None => (Entity::Url, link.clone()),
+            };
+            summary.add(&[Finding {
+                entity,
+                start: 0,
+                end: value.len(),
+                score: 1.0,
+                detector: "link",
+            }]);
+            *link = self.whole(entity, &value);
         }
         for forwarded in &mut email.forwarded {
             if let Some(m) = &mut forwarded.from {

@@ -373,3 +373,18 @@ fn a_url_on_a_bare_ip_keeps_nothing() {
         .0
         .contains("2001"));
 }
+
+#[test]
+fn invalid_utf8_in_a_message_is_redacted_like_the_rest() {
+    let mut raw =
+        b"From: a@example.com\nSubject: x\n\ncard 4111 1111 1111 1111 \xff\xfe\xc3 end\n".to_vec();
+    raw.extend_from_slice(&[0xe2, 0x82]); // a truncated sequence at the very end
+    let email = crate::parse::parse(RawMail::new(Origin::Stdin { offset: 0 }, raw)).unwrap();
+    let r = redact(email);
+    assert!(
+        r.email().body.text.contains("[CARD]"),
+        "{}",
+        r.email().body.text
+    );
+    assert!(!r.email().body.text.contains("4111"));
+}
