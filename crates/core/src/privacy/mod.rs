@@ -382,10 +382,11 @@ impl Redactor {
             if value.is_empty() {
                 return;
             }
-            let (redacted, found) = self.redact_text(value, &known);
+            // Most fields hold nothing to treat: only then is a new string built.
+            let found = self.find(value, &known);
             if !found.is_empty() {
                 summary.add(&found);
-                *value = redacted;
+                *value = self.apply(value, &found);
             }
         };
 
