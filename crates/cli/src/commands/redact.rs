@@ -117,17 +117,36 @@ pub fn run(args: &Args) -> Result<ExitCode, Failure> {
     messages(args, &redactor)
 }
 
+/// The findings file, if one was asked for.
+fn open_findings(path: Option<&PathBuf>) -> Result<Option<BufWriter<File>>, Failure> {
+    path.map(|p| {
+        File::create(p)
+            .map(BufWriter::new)
+            .with_context(|| format!("cannot create the findings file {}", p.display()))
+            .map_err(|e| Failure::new(Code::Output, e))
+    })
+    .transpose()
+}
+
+/// Flushes the output and the findings file.
+fn flush_all(output: &mut Output, findings: Option<BufWriter<File>>) -> Result<(), Failure> {
+    output
+        .writer
+        .flush()
+        .with_context(|| format!("cannot write to {}", output.name))
+        .map_err(|e| Failure::new(Code::Output, e))?;
+    if let Some(mut f) = findings {
+        f.flush()
+            .context("cannot write the findings file")
+            .map_err(|e| Failure::new(Code::Output, e))?;
+    }
+    Ok(())
+}
+
 /// Messages: parse, redact every field, write in the chosen format.
 fn messages(args: &Args, redactor: &Redactor) -> Result<ExitCode, Failure> {
     let mut output = Output::open(&args.output)?;
-    let mut findings = match &args.findings {
-        Some(path) => Some(BufWriter::new(
-            File::create(path)
-                .with_context(|| format!("cannot create the findings file {}", path.display()))
-                .map_err(|e| Failure::new(Code::Output, e))?,
-        )),
-        None => None,
-    };
+    let mut findings = open_findings(args.findings.as_ref())?;
     let run = Run {
         args: &args.input,
         redactor,
@@ -161,16 +180,7 @@ fn messages(args: &Args, redactor: &Redactor) -> Result<ExitCode, Failure> {
             output.write(records)
         },
     )?;
-    output
-        .writer
-        .flush()
-        .with_context(|| format!("cannot write to {}", output.name))
-        .map_err(|e| Failure::new(Code::Output, e))?;
-    if let Some(mut f) = findings {
-        f.flush()
-            .context("cannot write the findings file")
-            .map_err(|e| Failure::new(Code::Output, e))?;
-    }
+    flush_all(&mut output, findings)?;
     Ok(finish(&args.input, &report))
 }
 
@@ -256,14 +266,7 @@ fn text_records(args: &Args, redactor: &Redactor, field: &str) -> Result<ExitCod
         ))
     };
     let mut output = Output::open(&args.output)?;
-    let mut findings = match &args.findings {
-        Some(p) => Some(BufWriter::new(
-            File::create(p)
-                .with_context(|| format!("cannot create the findings file {}", p.display()))
-                .map_err(|e| Failure::new(Code::Output, e))?,
-        )),
-        None => None,
-    };
+    let mut findings = open_findings(args.findings.as_ref())?;
     let threads = if args.input.threads == 0 {
         std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
     } else {
@@ -364,16 +367,7 @@ fn text_records(args: &Args, redactor: &Redactor, field: &str) -> Result<ExitCod
         Ok(())
     });
     outcome?;
-    output
-        .writer
-        .flush()
-        .with_context(|| format!("cannot write to {}", output.name))
-        .map_err(|e| Failure::new(Code::Output, e))?;
-    if let Some(mut f) = findings {
-        f.flush()
-            .context("cannot write the findings file")
-            .map_err(|e| Failure::new(Code::Output, e))?;
-    }
+    flush_all(&mut output, findings)?;
     let seconds = started.elapsed().as_secs_f64().max(1e-9);
     if !args.input.quiet {
         eprintln!(

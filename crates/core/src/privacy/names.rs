@@ -317,6 +317,18 @@ pub(super) fn find(text: &str, known: &[&str], dict: &Dictionaries, out: &mut Ve
         });
     };
 
+    // A person named by the words `from..to`.
+    let person = |out: &mut Vec<Finding>, from: usize, to: usize, score: f32, detector| {
+        push(
+            out,
+            Entity::Person,
+            words[from].start,
+            words[to - 1].end,
+            score,
+            detector,
+        );
+    };
+
     // A run of capitalised words joined by spaces from index `i` (at most `max`), skipping
     // lower-case particles inside a name (van, de, von, da...). Returns the index after it.
     let name_run = |i: usize, max: usize| -> usize {
@@ -400,14 +412,7 @@ pub(super) fn find(text: &str, known: &[&str], dict: &Dictionaries, out: &mut Ve
                 {
                     let end = name_run(j, 3);
                     if end > j {
-                        push(
-                            out,
-                            Entity::Person,
-                            words[j].start,
-                            words[end - 1].end,
-                            0.85,
-                            "greeting",
-                        );
+                        person(out, j, end, 0.85, "greeting");
                     }
                 }
                 break;
@@ -428,14 +433,7 @@ pub(super) fn find(text: &str, known: &[&str], dict: &Dictionaries, out: &mut Ve
                     // The whole line must be the name (a signature), not a sentence.
                     let line_done = words.get(end).is_none_or(|w| w.line_start);
                     if end > j && (line_done || same_line) {
-                        push(
-                            out,
-                            Entity::Person,
-                            words[j].start,
-                            words[end - 1].end,
-                            0.85,
-                            "signature",
-                        );
+                        person(out, j, end, 0.85, "signature");
                     }
                 }
                 break;
@@ -461,14 +459,7 @@ pub(super) fn find(text: &str, known: &[&str], dict: &Dictionaries, out: &mut Ve
             if next_joined {
                 let end = name_run(j, 3);
                 if end > j {
-                    push(
-                        out,
-                        Entity::Person,
-                        words[j].start,
-                        words[end - 1].end,
-                        0.85,
-                        "title",
-                    );
+                    person(out, j, end, 0.85, "title");
                     i = end;
                     continue;
                 }
