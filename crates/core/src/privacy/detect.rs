@@ -167,10 +167,6 @@ impl Dictionaries {
                 .collect(),
         }
     }
-
-    fn is_empty(&self) -> bool {
-        self.first_names.is_empty() && self.surnames.is_empty() && self.places.is_empty()
-    }
 }
 
 /// The structured patterns, in priority order: at one start position the first listed wins.
@@ -493,11 +489,6 @@ impl Detector {
             builtin_markers: MARKERS.len(),
             dictionaries,
         })
-    }
-
-    /// Whether name and place dictionaries were given.
-    pub fn has_dictionaries(&self) -> bool {
-        !self.dictionaries.is_empty()
     }
 
     /// The findings in `text`, sorted by position, without overlaps. `known_names` are

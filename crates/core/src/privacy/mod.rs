@@ -195,11 +195,6 @@ impl Redactor {
         })
     }
 
-    /// The policy in force.
-    pub fn policy(&self) -> &Policy {
-        &self.policy
-    }
-
     /// The findings in `text` at or above the policy's score.
     pub fn find(&self, text: &str, known_names: &[&str]) -> Vec<Finding> {
         let mut found = self.detector.find(text, known_names);
