@@ -13,6 +13,8 @@
 //!   as `{"id", "findings": [{"type", "start", "end", "bstart", "bend", "score",
 //!   "detector"}]}` (code point and byte offsets into the original text).
 
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
@@ -23,7 +25,7 @@ use anyhow::{anyhow, Context};
 use mailtriage_core::privacy::{char_offsets, Finding, Redactor};
 use mailtriage_core::Email;
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::value::RawValue;
 
 use crate::exit::{Code, Failure};
 use crate::run::{finish, write_json_line, InputArgs, Output, Run};
@@ -388,27 +390,31 @@ fn text_records(args: &Args, redactor: &Redactor, field: &str) -> Result<ExitCod
 
 /// One record: its redacted line, its findings line, and the size of its text.
 fn one_record(redactor: &Redactor, field: &str, number: u64, line: &str) -> Outcome {
-    let record: Map<String, Value> = serde_json::from_str(line)
+    // Borrowed: the record's values stay unparsed text except the one field redacted, and
+    // the id is copied through as it was written.
+    let record: HashMap<Cow<str>, &RawValue> = serde_json::from_str(line)
         .map_err(|e| format!("line {number}: not a JSON object ({e})"))?;
-    let text = record
+    let text: Cow<str> = record
         .get(field)
-        .and_then(Value::as_str)
+        .and_then(|raw| serde_json::from_str(raw.get()).ok())
         .ok_or_else(|| format!("line {number}: no text field `{field}`"))?;
-    let id = record
-        .get("id")
-        .cloned()
-        .unwrap_or_else(|| Value::from(number));
-    let (redacted, found) = redactor.redact_text(text, &[]);
-    let mut out = Vec::with_capacity(redacted.len() + 64);
-    let mut object = Map::new();
-    object.insert("id".into(), id.clone());
-    object.insert(field.into(), Value::String(redacted));
-    write_json_line(&mut out, &object).map_err(|e| e.to_string())?;
-    let mut found_line = Vec::new();
-    write_json_line(
-        &mut found_line,
-        &serde_json::json!({"id": id, "findings": spans(text, &found)}),
-    )
-    .map_err(|e| e.to_string())?;
+    let number_id = number.to_string();
+    let id = record.get("id").map_or(number_id.as_str(), |raw| raw.get());
+    let (redacted, found) = redactor.redact_text(&text, &[]);
+    let fail = |e: serde_json::Error| e.to_string();
+    let mut out = Vec::with_capacity(redacted.len() + field.len() + id.len() + 16);
+    out.extend_from_slice(b"{\"id\":");
+    out.extend_from_slice(id.as_bytes());
+    out.push(b',');
+    serde_json::to_writer(&mut out, field).map_err(fail)?;
+    out.push(b':');
+    serde_json::to_writer(&mut out, &redacted).map_err(fail)?;
+    out.extend_from_slice(b"}\n");
+    let mut found_line = Vec::with_capacity(64 + found.len() * 96);
+    found_line.extend_from_slice(b"{\"id\":");
+    found_line.extend_from_slice(id.as_bytes());
+    found_line.extend_from_slice(b",\"findings\":");
+    serde_json::to_writer(&mut found_line, &spans(&text, &found)).map_err(fail)?;
+    found_line.extend_from_slice(b"}\n");
     Ok((out, found_line, text.len()))
 }

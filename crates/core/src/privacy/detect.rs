@@ -9,14 +9,13 @@
 //! taken from real-world lists. Confidential markers and the policy's own terms are found
 //! with Aho-Corasick. Every step is linear in the text, and nothing allocates per byte.
 
-use std::collections::HashSet;
-
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex_automata::meta::Regex;
 use regex_automata::util::syntax;
 use serde::Serialize;
 
 use super::checks;
+pub use super::wordset::WordSet;
 
 /// The kinds of sensitive data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -135,37 +134,112 @@ pub struct Finding {
 }
 
 /// Real-world word lists for names and places, loaded by the caller (one entry per line).
+/// All lists share one table, so that a word is looked up once for all of them.
 #[derive(Debug, Clone, Default)]
 pub struct Dictionaries {
-    /// First names.
-    pub first_names: HashSet<String>,
-    /// Surnames.
-    pub surnames: HashSet<String>,
-    /// Cities, countries, regions.
-    pub places: HashSet<String>,
-    /// Entries that are also common words (lower case): they need context to count.
-    pub ambiguous: HashSet<String>,
+    words: WordSet,
+    /// What each entry of `words` is, by entry number.
+    kinds: Vec<WordKind>,
+    has_places: bool,
+}
+
+/// What a dictionary word is: a set of flags.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WordKind(u8);
+
+impl WordKind {
+    const FIRST_NAME: u8 = 1;
+    const SURNAME: u8 = 2;
+    const PLACE: u8 = 4;
+    /// The first word of a place of several words (`New` of `New York`).
+    const PLACE_START: u8 = 8;
+    /// Also a common word (its lower case is in the ambiguous list): needs context.
+    const AMBIGUOUS: u8 = 16;
+
+    fn has(self, flag: u8) -> bool {
+        self.0 & flag != 0
+    }
+    /// A first name.
+    pub fn first_name(self) -> bool {
+        self.has(Self::FIRST_NAME)
+    }
+    /// A surname.
+    pub fn surname(self) -> bool {
+        self.has(Self::SURNAME)
+    }
+    /// A place (a city, country, region).
+    pub fn place(self) -> bool {
+        self.has(Self::PLACE)
+    }
+    /// The first word of a place of several words.
+    pub fn place_start(self) -> bool {
+        self.has(Self::PLACE_START)
+    }
+    /// Also a common word.
+    pub fn ambiguous(self) -> bool {
+        self.has(Self::AMBIGUOUS)
+    }
 }
 
 impl Dictionaries {
-    /// Builds the sets from newline-separated lists.
+    /// Builds the table from newline-separated lists (a tab ends an entry: ranked lists
+    /// carry their counts after it). Entries shorter than two characters are left out.
+    /// `ambiguous` holds common words: entries whose lower case is one of them need context.
     pub fn from_lists(first_names: &str, surnames: &str, places: &str, ambiguous: &str) -> Self {
-        let set = |text: &str| -> HashSet<String> {
+        fn entries(text: &str) -> impl Iterator<Item = &str> {
             text.lines()
                 .map(|l| l.split('\t').next().unwrap_or("").trim())
-                .filter(|l| l.chars().count() >= 2)
-                .map(str::to_string)
-                .collect()
-        };
-        Dictionaries {
-            first_names: set(first_names),
-            surnames: set(surnames),
-            places: set(places),
-            ambiguous: set(ambiguous)
-                .into_iter()
-                .map(|w| w.to_lowercase())
-                .collect(),
+                .filter(|l| l.chars().nth(1).is_some())
         }
+        let mut dict = Dictionaries::default();
+        let mut mark = |word: &str, flag: u8| {
+            if let Some(n) = dict.words.insert(word) {
+                let n = n as usize;
+                if n == dict.kinds.len() {
+                    dict.kinds.push(WordKind::default());
+                }
+                dict.kinds[n].0 |= flag;
+            }
+        };
+        for w in entries(first_names) {
+            mark(w, WordKind::FIRST_NAME);
+        }
+        for w in entries(surnames) {
+            mark(w, WordKind::SURNAME);
+        }
+        for w in entries(places) {
+            mark(w, WordKind::PLACE);
+            if let Some((start, _)) = w.split_once(' ') {
+                mark(start, WordKind::PLACE_START);
+            }
+        }
+        let common = WordSet::new(
+            entries(ambiguous)
+                .map(str::to_lowercase)
+                .collect::<Vec<_>>()
+                .iter()
+                .map(String::as_str),
+        );
+        for n in 0..dict.kinds.len() {
+            #[allow(clippy::cast_possible_truncation)] // entry numbers are u32
+            if common.contains_lowercase(dict.words.entry(n as u32)) {
+                dict.kinds[n].0 |= WordKind::AMBIGUOUS;
+            }
+        }
+        dict.has_places = dict.kinds.iter().any(|k| k.place());
+        dict
+    }
+
+    /// What `word` (as written) is in the lists; nothing for a word in none.
+    pub fn kind(&self, word: &str) -> WordKind {
+        self.words
+            .get(word)
+            .map_or(WordKind::default(), |n| self.kinds[n as usize])
+    }
+
+    /// Whether the lists have any places.
+    pub fn has_places(&self) -> bool {
+        self.has_places
     }
 }
 
@@ -588,16 +662,12 @@ fn classify(text: &str, start: usize, end: usize, kind: Kind) -> Option<Finding>
         }),
         Kind::Ssn => (checks::ssn(span)
             && !inside_longer_number(text, start, end)
-            && (context(
-                text,
-                start,
-                &["ssn", "social", "security", "sozialversicherungsnummer"],
-            ) || !context(text, start, NOT_PHONE_CONTEXT)))
+            && (context(text, start, &SSN_WORDS) || !context(text, start, &NOT_PHONE_WORDS)))
         .then(|| Finding {
             entity: Entity::UsSsn,
             start,
             end,
-            score: if context(text, start, &["ssn", "social security", "social"]) {
+            score: if context(text, start, &SSN_SURE_WORDS) {
                 1.0
             } else {
                 0.85
@@ -612,7 +682,7 @@ fn classify(text: &str, start: usize, end: usize, kind: Kind) -> Option<Finding>
                     return None;
                 }
             }
-            let score = if context(text, start, DATE_CONTEXT) {
+            let score = if context(text, start, &DATE_WORDS) {
                 1.0
             } else {
                 0.8
@@ -667,7 +737,7 @@ fn number(text: &str, start: usize, end: usize) -> Option<Finding> {
     // any Luhn-valid number of a card's length (issuers' ranges change; Presidio checks Luhn
     // only).
     let card_like = (12..=19).contains(&digits.len())
-        && (checks::card(&digits) || (checks::luhn(&digits) && context(text, start, CARD_CONTEXT)));
+        && (checks::card(&digits) || (checks::luhn(&digits) && context(text, start, &CARD_WORDS)));
     if plain && card_like {
         return Some(Finding {
             entity: Entity::CreditCard,
@@ -680,8 +750,8 @@ fn number(text: &str, start: usize, end: usize) -> Option<Finding> {
     if !(7..=15).contains(&digits.len()) {
         return None;
     }
-    let phone_words = context(text, start, PHONE_CONTEXT);
-    let other_words = context(text, start, NOT_PHONE_CONTEXT);
+    let phone_words = context(text, start, &PHONE_WORDS);
+    let other_words = context(text, start, &NOT_PHONE_WORDS);
     let international = span.starts_with('+') || span.starts_with("00");
     let separated = span
         .bytes()
@@ -796,11 +866,43 @@ fn memo_phone(digits: &[u8]) -> bool {
     valid
 }
 
+/// A list of context words: the plain ASCII words as a set, for one lookup per word of the
+/// window, and the rest (`date of birth`, `ts=`, `né`) looked for as substrings.
+struct ContextWords {
+    words: WordSet,
+    phrases: Vec<&'static str>,
+}
+
+impl ContextWords {
+    fn new(list: &[&'static str]) -> Self {
+        let plain = |w: &&str| w.bytes().all(|b| b.is_ascii_alphanumeric());
+        ContextWords {
+            words: WordSet::new(list.iter().copied().filter(plain)),
+            phrases: list.iter().copied().filter(|w| !plain(w)).collect(),
+        }
+    }
+}
+
+macro_rules! context_words {
+    ($($name:ident = $list:expr;)*) => {
+        $(static $name: std::sync::LazyLock<ContextWords> =
+            std::sync::LazyLock::new(|| ContextWords::new($list));)*
+    };
+}
+
+context_words! {
+    PHONE_WORDS = PHONE_CONTEXT;
+    NOT_PHONE_WORDS = NOT_PHONE_CONTEXT;
+    CARD_WORDS = CARD_CONTEXT;
+    DATE_WORDS = DATE_CONTEXT;
+    SSN_WORDS = &["ssn", "social", "security", "sozialversicherungsnummer"];
+    SSN_SURE_WORDS = &["ssn", "social security", "social"];
+}
+
 /// Whether one of `words` appears (case-insensitively, as whole words) in the 40 bytes
-/// before `at`. Called for every candidate, so it allocates nothing: the window is split
-/// into words once and compared; entries with inner punctuation (`date of birth`, `ts=`)
-/// are looked for as substrings.
-fn context(text: &str, at: usize, words: &[&str]) -> bool {
+/// before `at`. Called for every candidate, so it allocates nothing: the window is
+/// lower-cased on the stack and each of its words looked up once.
+fn context(text: &str, at: usize, words: &ContextWords) -> bool {
     let mut from = at.saturating_sub(40);
     while !text.is_char_boundary(from) {
         from += 1;
@@ -812,23 +914,15 @@ fn context(text: &str, at: usize, words: &[&str]) -> bool {
         *l = b.to_ascii_lowercase();
     }
     let lower: &[u8] = lower;
-    let mut tokens: [&[u8]; 24] = [&[]; 24];
-    let mut n = 0;
-    for token in lower.split(|b| !b.is_ascii_alphanumeric()) {
-        if !token.is_empty() && n < tokens.len() {
-            tokens[n] = token;
-            n += 1;
-        }
-    }
-    let tokens = &tokens[..n];
-    words.iter().any(|w| {
-        let w = w.as_bytes();
-        if w.iter().all(u8::is_ascii_alphanumeric) {
-            tokens.contains(&w)
-        } else {
-            lower.windows(w.len()).any(|x| x == w)
-        }
-    })
+    let found = lower
+        .split(|b| !b.is_ascii_alphanumeric())
+        .filter(|t| !t.is_empty())
+        .any(|t| words.words.get_bytes(t).is_some());
+    found
+        || words
+            .phrases
+            .iter()
+            .any(|w| memchr::memmem::find(lower, w.as_bytes()).is_some())
 }
 
 /// Whether `start..end` is part of a longer run of digits and dashes (`553-56-4954-38`).

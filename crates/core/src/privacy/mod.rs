@@ -12,6 +12,7 @@ pub mod checks;
 pub mod detect;
 mod names;
 pub mod policy;
+mod wordset;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

@@ -8,7 +8,7 @@
 //! "City, ST 12345" lines and postcodes, and dictionary places, where an ambiguous one needs
 //! a preposition before it.
 
-use super::detect::{Dictionaries, Entity, Finding};
+use super::detect::{Dictionaries, Entity, Finding, WordSet};
 
 /// A word: a run of letters (with inner apostrophes and hyphens), or of CJK characters.
 #[derive(Debug, Clone, Copy)]
@@ -223,10 +223,10 @@ const CLOSINGS: &[&str] = &[
 ];
 
 /// The greeting and closing phrases as sets, for one lookup per line.
-static GREETING_SET: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
-    std::sync::LazyLock::new(|| GREETINGS.iter().copied().collect());
-static CLOSING_SET: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
-    std::sync::LazyLock::new(|| CLOSINGS.iter().copied().collect());
+static GREETING_SET: std::sync::LazyLock<WordSet> =
+    std::sync::LazyLock::new(|| WordSet::new(GREETINGS.iter().copied()));
+static CLOSING_SET: std::sync::LazyLock<WordSet> =
+    std::sync::LazyLock::new(|| WordSet::new(CLOSINGS.iter().copied()));
 /// Bytes in the longest greeting or closing phrase.
 const LONGEST_PHRASE: usize = 40;
 
@@ -291,17 +291,13 @@ const PLACE_CONTEXT: &[&str] = &[
     "nach", "bei", "en", "à", "de", "desde", "a", "em", "di", "da", "в", "из",
 ];
 
-/// Whether `word`, lower-cased, is in `list` (lower-case entries). Called for most words,
-/// so an ASCII word (nearly all) is compared in place, without lower-casing a copy.
-fn lower_in(word: &str, list: &[&str]) -> bool {
-    if word.is_ascii() {
-        return list
-            .iter()
-            .any(|entry| entry.len() == word.len() && entry.eq_ignore_ascii_case(word));
-    }
-    let lower = word.to_lowercase();
-    list.contains(&lower.as_str())
-}
+/// The small word lists as sets, looked up for most capitalised words.
+static TITLE_SET: std::sync::LazyLock<WordSet> =
+    std::sync::LazyLock::new(|| WordSet::new(TITLES.iter().copied()));
+static NOT_NAME_SET: std::sync::LazyLock<WordSet> =
+    std::sync::LazyLock::new(|| WordSet::new(NOT_NAMES.iter().copied()));
+static PLACE_CONTEXT_SET: std::sync::LazyLock<WordSet> =
+    std::sync::LazyLock::new(|| WordSet::new(PLACE_CONTEXT.iter().copied()));
 
 /// The people and places of `text`.
 pub(super) fn find(text: &str, known: &[&str], dict: &Dictionaries, out: &mut Vec<Finding>) {
@@ -363,7 +359,7 @@ pub(super) fn find(text: &str, known: &[&str], dict: &Dictionaries, out: &mut Ve
                         | "al"
                 )
                 && words.get(j + 1).is_some_and(|n| n.upper && n.joined);
-            if !(w.upper || particle) || lower_in(word(w), NOT_NAMES) {
+            if !(w.upper || particle) || NOT_NAME_SET.contains_lowercase(word(w)) {
                 break;
             }
             j += 1;
@@ -396,13 +392,12 @@ pub(super) fn find(text: &str, known: &[&str], dict: &Dictionaries, out: &mut Ve
             if phrase.len() > LONGEST_PHRASE {
                 continue;
             }
-            let lower = phrase.to_lowercase();
-            let closing = CLOSING_SET.contains(lower.as_str());
-            if GREETING_SET.contains(lower.as_str()) {
+            let closing = CLOSING_SET.contains_lowercase(phrase);
+            if GREETING_SET.contains_lowercase(phrase) {
                 let mut j = i + span;
                 if words
                     .get(j)
-                    .is_some_and(|w| w.joined && lower_in(word(w), TITLES))
+                    .is_some_and(|w| w.joined && TITLE_SET.contains_lowercase(word(w)))
                 {
                     j += 1;
                 }
@@ -451,7 +446,7 @@ pub(super) fn find(text: &str, known: &[&str], dict: &Dictionaries, out: &mut Ve
             i += 1;
             continue;
         }
-        if lower_in(text_w, TITLES) {
+        if TITLE_SET.contains_lowercase(text_w) {
             let j = i + 1;
             let next_joined = words
                 .get(j)
@@ -484,19 +479,20 @@ pub(super) fn find(text: &str, known: &[&str], dict: &Dictionaries, out: &mut Ve
             i = end;
             continue;
         }
-        if dict.first_names.contains(text_w) {
-            let ambiguous = dict.ambiguous.contains(&text_w.to_lowercase());
+        let kind = dict.kind(text_w);
+        if kind.first_name() {
+            let ambiguous = kind.ambiguous();
             if let Some(n) = words.get(i + 1).filter(|n| n.joined && n.upper) {
-                let surname = dict.surnames.contains(word(n));
-                if surname || (!ambiguous && !dict.places.contains(word(n))) {
+                let next = dict.kind(word(n));
+                if next.surname() || (!ambiguous && !next.place()) {
                     let mut end = i + 2;
                     if words
                         .get(end)
-                        .is_some_and(|m| m.joined && m.upper && dict.surnames.contains(word(m)))
+                        .is_some_and(|m| m.joined && m.upper && dict.kind(word(m)).surname())
                     {
                         end += 1;
                     }
-                    let score = if surname { 0.8 } else { 0.65 };
+                    let score = if next.surname() { 0.8 } else { 0.65 };
                     push(
                         out,
                         Entity::Person,
@@ -516,9 +512,10 @@ pub(super) fn find(text: &str, known: &[&str], dict: &Dictionaries, out: &mut Ve
             }
         }
         // Places: the longest run of up to three capitalised words in the dictionary.
-        if !dict.places.is_empty() {
+        if dict.has_places() {
             let mut matched = None;
-            for n in (1..=3).rev() {
+            let longest = if kind.place_start() { 3 } else { 1 };
+            for n in (1..=longest).rev() {
                 let Some(last) = words.get(i + n - 1) else {
                     continue;
                 };
@@ -526,14 +523,15 @@ pub(super) fn find(text: &str, known: &[&str], dict: &Dictionaries, out: &mut Ve
                     continue;
                 }
                 let candidate = &text[w.start..last.end];
-                if dict.places.contains(candidate) {
-                    matched = Some((i + n, last.end, candidate));
+                let found = if n == 1 { kind } else { dict.kind(candidate) };
+                if found.place() {
+                    matched = Some((i + n, last.end, found));
                     break;
                 }
             }
-            if let Some((next, end, candidate)) = matched {
-                let preceded = i > 0 && lower_in(word(&words[i - 1]), PLACE_CONTEXT);
-                let ambiguous = dict.ambiguous.contains(&candidate.to_lowercase());
+            if let Some((next, end, found)) = matched {
+                let preceded = i > 0 && PLACE_CONTEXT_SET.contains_lowercase(word(&words[i - 1]));
+                let ambiguous = found.ambiguous();
                 if preceded || !ambiguous {
                     let score = if preceded { 0.8 } else { 0.6 };
                     push(out, Entity::Location, w.start, end, score, "places");
