@@ -10,6 +10,8 @@ mod parquet_out;
 mod privacy;
 mod report;
 mod run;
+mod serve;
+mod store;
 
 use std::process::ExitCode;
 
@@ -27,7 +29,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[command(
     after_help = "Exit codes: 0 done; 1 internal error; 2 usage error; 3 input \
                         could not be read; 4 output could not be written; 5 messages were \
-                        quarantined and --fail-on-quarantine was given."
+                        quarantined and --fail-on-quarantine was given; 6 the audit chain is \
+                        broken (audit verify)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -54,6 +57,12 @@ enum Command {
     Merge(commands::merge::Args),
     /// Find personal data and confidential material and mask or pseudonymise it.
     Redact(commands::redact::Args),
+    /// Run the triage service: HTTP API, store, feedback loop, model registry, audit.
+    Serve(serve::Args),
+    /// Make, list and revoke the service's API tokens.
+    Token(commands::token::Args),
+    /// Check the service's audit log.
+    Audit(commands::audit::Args),
 }
 
 fn main() -> ExitCode {
@@ -68,6 +77,9 @@ fn main() -> ExitCode {
         Command::Thresholds(args) => commands::thresholds::run(&args),
         Command::Merge(args) => commands::merge::run(&args),
         Command::Redact(args) => commands::redact::run(&args),
+        Command::Serve(args) => serve::run(&args),
+        Command::Token(args) => commands::token::run(&args),
+        Command::Audit(args) => commands::audit::run(&args),
     };
     match result {
         Ok(code) => code,

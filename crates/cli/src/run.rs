@@ -53,7 +53,7 @@ pub struct InputArgs {
 }
 
 /// `128M`, `4K`, `1G` or plain bytes.
-fn parse_size(text: &str) -> Result<usize, String> {
+pub fn parse_size(text: &str) -> Result<usize, String> {
     let text = text.trim();
     let (digits, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
         Some((i, _)) => text.split_at(i),

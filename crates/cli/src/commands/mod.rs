@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod audit;
 pub mod classify;
 pub mod eval;
 pub mod learn;
@@ -8,4 +9,5 @@ pub mod parse;
 pub mod redact;
 pub mod stats;
 pub mod thresholds;
+pub mod token;
 pub mod train;

@@ -67,6 +67,11 @@ pub enum Origin {
         /// Byte offset in the stream.
         offset: u64,
     },
+    /// A message posted to the service, by the decision id it was given.
+    Api {
+        /// The decision id.
+        decision: String,
+    },
 }
 
 impl fmt::Display for Origin {
@@ -79,6 +84,7 @@ impl fmt::Display for Origin {
             Origin::Eml { path } => write!(f, "{}", path.display()),
             Origin::Jsonl { path, line } => write!(f, "{}:{line}", path.display()),
             Origin::Stdin { offset } => write!(f, "stdin@{offset}"),
+            Origin::Api { decision } => write!(f, "api:{decision}"),
         }
     }
 }
