@@ -197,28 +197,58 @@ fn content_type(headers: &HeaderMap) -> String {
 /// A message sent as JSON: `raw` (the RFC 5322 text) or `raw_base64` (for bytes that are
 /// not UTF-8), and an optional id.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
-pub struct TriageRequest {
-    /// The id to report (else the Message-ID, else the fingerprint).
-    #[serde(default)]
-    pub id: Option<String>,
-    /// The message as text.
-    #[serde(default)]
-    pub raw: Option<String>,
-    /// The message's bytes, base64.
-    #[serde(default)]
-    pub raw_base64: Option<String>,
+#[serde(untagged)]
+pub enum TriageRequest {
+    Raw(RawMessage),
+    Base64(Base64Message),
 }
+
+/// The message as text.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawMessage {
+    /// The id to report (else the fingerprint).
+    #[serde(default)]
+    id: Option<String>,
+    /// The message.
+    #[schema(min_length = 1)]
+    raw: String,
+}
+
+/// The message's bytes, base64.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Base64Message {
+    /// The id to report (else the fingerprint).
+    #[serde(default)]
+    id: Option<String>,
+    /// The message's bytes, base64 (standard alphabet, padded).
+    #[schema(
+        min_length = 4,
+        pattern = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
+    )]
+    raw_base64: String,
+}
+
+/// Standard base64 that accepts non-zero bits after the last byte (as many encoders
+/// write them, and as the schema's pattern allows).
+const LENIENT_BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    base64::engine::GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
+);
 
 impl TriageRequest {
     fn bytes(self) -> ApiResult<(Vec<u8>, Option<String>)> {
-        match (self.raw, self.raw_base64) {
-            (Some(raw), None) => Ok((raw.into_bytes(), self.id)),
-            (None, Some(b64)) => base64::engine::general_purpose::STANDARD
-                .decode(b64.trim())
-                .map(|b| (b, self.id))
+        match self {
+            TriageRequest::Raw(m) if m.raw.is_empty() => Err(ApiError::bad("raw is empty")),
+            TriageRequest::Raw(m) => Ok((m.raw.into_bytes(), m.id)),
+            TriageRequest::Base64(m) if m.raw_base64.trim().is_empty() => {
+                Err(ApiError::bad("raw_base64 is empty"))
+            }
+            TriageRequest::Base64(m) => LENIENT_BASE64
+                .decode(m.raw_base64.trim())
+                .map(|b| (b, m.id))
                 .map_err(|e| ApiError::bad(format!("raw_base64 is not base64: {e}"))),
-            (Some(_), Some(_)) => Err(ApiError::bad("give raw or raw_base64, not both")),
-            (None, None) => Err(ApiError::bad("give the message as raw or raw_base64")),
         }
     }
 }
@@ -362,13 +392,20 @@ async fn triage_batch(
             format!("at most {MAX_BATCH} messages per batch"),
         ));
     }
-    let mut results = Vec::with_capacity(request.messages.len());
-    for m in request.messages {
-        let outcome = match m.bytes() {
-            Ok((bytes, id)) => triage_one(&state, &caller, bytes, id).await,
-            Err(e) => Err(e),
-        };
-        results.push(match outcome {
+    // A message the schema refuses (empty, not base64) fails the whole batch; one that
+    // cannot be read as mail gets its own error.
+    let messages = request
+        .messages
+        .into_iter()
+        .enumerate()
+        .map(|(i, m)| {
+            m.bytes()
+                .map_err(|e| ApiError::bad(format!("messages[{i}]: {}", e.message)))
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    let mut results = Vec::with_capacity(messages.len());
+    for (bytes, id) in messages {
+        results.push(match triage_one(&state, &caller, bytes, id).await {
             Ok(d) => BatchItem {
                 decision: Some(d),
                 error: None,
@@ -531,10 +568,13 @@ async fn feedback(
 
 /// The review queue's paging.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReviewQuery {
     /// Items per page, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// The `next` value of the previous page.
+    #[param(pattern = "^[0-9]{1,18}$")]
     pub cursor: Option<String>,
 }
 
@@ -580,7 +620,7 @@ async fn review(
         return Err(ApiError::bad("limit must be 1 to 500"));
     }
     let after = match q.cursor.as_deref() {
-        None | Some("") => None,
+        None => None,
         Some(c) => Some(
             c.parse::<i64>()
                 .ok()
@@ -615,22 +655,18 @@ async fn review(
     }))
 }
 
-/// What a reviewer does with a queued decision.
+/// What a reviewer does with a queued decision: accept it as decided, or correct it with
+/// the right label per head.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
-pub struct ReviewAction {
-    /// `accept` (the decision was right) or `correct` (with `labels`).
-    pub action: ReviewVerb,
-    /// For `correct`: head name to the right label.
-    #[serde(default)]
-    pub labels: Option<BTreeMap<String, String>>,
-}
-
-/// Accept or correct.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum ReviewVerb {
+#[serde(tag = "action", rename_all = "lowercase")]
+pub enum ReviewAction {
+    /// The decision was right.
     Accept,
-    Correct,
+    /// The decision was wrong: these are the right labels.
+    Correct {
+        /// Head name to the right label.
+        labels: BTreeMap<String, String>,
+    },
 }
 
 /// Accept or correct a decision.
@@ -657,13 +693,9 @@ async fn review_one(
 ) -> ApiResult<Json<FeedbackResponse>> {
     let caller = require(&state, &headers, Role::Reviewer)?;
     let action: ReviewAction = json_body(&headers, &body?)?;
-    let labels = match (action.action, action.labels) {
-        (ReviewVerb::Accept, None) => None,
-        (ReviewVerb::Accept, Some(_)) => {
-            return Err(ApiError::bad("accept takes no labels (use correct)"))
-        }
-        (ReviewVerb::Correct, Some(l)) => Some(l),
-        (ReviewVerb::Correct, None) => return Err(ApiError::bad("correct needs labels")),
+    let labels = match action {
+        ReviewAction::Accept => None,
+        ReviewAction::Correct { labels } => Some(labels),
     };
     Ok(Json(record_feedback(&state, &caller, &id, labels).await?))
 }
@@ -838,8 +870,8 @@ async fn rollback(State(state): St, headers: HeaderMap) -> ApiResult<Json<Models
 /// A token to make.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 pub struct TokenRequest {
-    /// `triage`, `reviewer` or `admin`.
-    pub role: String,
+    /// What it may do.
+    pub role: Role,
     /// Who or what it is for.
     #[serde(default)]
     pub name: String,
@@ -918,7 +950,6 @@ async fn tokens(State(state): St, headers: HeaderMap) -> ApiResult<Json<TokensOu
         (status = 403, description = "Role may not manage tokens", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Unsupported media type", body = ErrorBody),
-        (status = 422, description = "Unknown role", body = ErrorBody),
         (status = 503, description = "Store unavailable", body = ErrorBody),
     ),
     security(("bearer" = [])))]
@@ -929,9 +960,7 @@ async fn create_token(
 ) -> ApiResult<Json<TokenCreated>> {
     let caller = require(&state, &headers, Role::Admin)?;
     let request: TokenRequest = json_body(&headers, &body?)?;
-    let role = Role::parse(&request.role).ok_or_else(|| {
-        ApiError::unprocessable("bad_role", "role must be triage, reviewer or admin")
-    })?;
+    let role = request.role;
     let token = new_token().map_err(|e| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
