@@ -111,6 +111,9 @@ struct State {
     config: Config,
     candidate: Model,
     holdout: VecDeque<Labelled>,
+    /// Held-out corrections received since the last judgement (dropped with a rejected
+    /// candidate: they came with the same feedback).
+    held_since: usize,
     learned: usize,
     last_feedback: i64,
 }
@@ -132,6 +135,7 @@ pub fn spawn(
         config,
         candidate,
         holdout: VecDeque::new(),
+        held_since: 0,
         learned: 0,
         last_feedback: 0,
     };
@@ -160,6 +164,7 @@ impl State {
         let labels = label_indices(&self.candidate, &f.labels);
         if train::is_validation(&f.fingerprint, self.config.holdout_share) {
             self.holdout.push_back((f.features, labels));
+            self.held_since += 1;
             while self.holdout.len() > self.config.holdout_size {
                 self.holdout.pop_front();
             }
@@ -206,6 +211,7 @@ impl State {
         };
         let judged = cand_hold.is_some() || cand_val.is_some();
         let promote = judged && holds(cand_hold, active_hold) && holds(cand_val, active_val);
+        let held_since = std::mem::take(&mut self.held_since);
         let mut candidate = self.candidate.clone();
         candidate.parent = Some(active.version.clone());
         candidate.created_at = now();
@@ -271,8 +277,12 @@ impl State {
             );
             metrics::counter!("mailtriage_learning_events_total", "event" => "rejected")
                 .increment(1);
-            // Learning goes on from the model in force, without the refused updates.
+            // Learning goes on from the model in force, without the refused updates, and
+            // the feedback held out beside them no longer judges later candidates.
             self.candidate = active.model.clone();
+            for _ in 0..held_since.min(self.holdout.len()) {
+                self.holdout.pop_back();
+            }
         }
     }
 }

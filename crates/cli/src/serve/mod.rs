@@ -171,11 +171,19 @@ fn active_model(args: &Args, store: &dyn Store, policy: &str) -> Result<(Active,
     let (model, version) = file::from_bytes(&bytes)
         .with_context(|| format!("cannot load the active model {}", row.version))
         .map_err(fail(Code::Input))?;
-    let upto = row
-        .metrics
-        .get("feedback_upto")
-        .and_then(serde_json::Value::as_i64)
-        .unwrap_or(row.feedback_upto);
+    // Feedback already judged (in a promoted or a rejected candidate) is not learned again:
+    // replay starts after the last correction any model in the registry has seen.
+    let upto = models
+        .iter()
+        .map(|m| {
+            m.metrics
+                .get("feedback_upto")
+                .and_then(serde_json::Value::as_i64)
+                .unwrap_or(m.feedback_upto)
+                .max(m.feedback_upto)
+        })
+        .max()
+        .unwrap_or(0);
     Ok((Active { model, version }, upto))
 }
 

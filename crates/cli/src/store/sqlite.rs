@@ -17,6 +17,9 @@ use super::{
     ReviewPage, Role, Store, StoreError, StoredDecision, Ticket, TokenRow, VerifyReport, Written,
 };
 
+/// The write-ahead log size past which a checkpoint makes it start over.
+const WAL_LIMIT: u64 = 64 << 20;
+
 /// The most writes committed in one transaction.
 const GROUP: usize = 512;
 
@@ -86,6 +89,9 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: Mutex<Option<mpsc::Sender<Job>>>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Dropped to stop the checkpointer.
+    checkpoints: Mutex<Option<mpsc::Sender<()>>>,
+    checkpointer: Mutex<Option<std::thread::JoinHandle<()>>>,
     readers: Mutex<Vec<Connection>>,
     durability: Durability,
 }
@@ -112,15 +118,42 @@ impl SqliteStore {
         let fail = |e: rusqlite::Error| StoreError::Open(path.display().to_string(), e.to_string());
         let mut conn = connect(path, durability).map_err(fail)?;
         migrate(&mut conn).map_err(fail)?;
+        // Checkpoints (copying the log into the database, with a sync) would otherwise run
+        // inside a commit now and then and hold every waiting request: a thread of their
+        // own runs them beside the writer instead.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(fail)?;
+        let checkpoint_conn = connect(path, durability).map_err(fail)?;
+        let spawn_failed =
+            |e: std::io::Error| StoreError::Open(path.display().to_string(), e.to_string());
+        let (stop_tx, stop_rx) = mpsc::channel::<()>();
+        let checkpointer = std::thread::Builder::new()
+            .name("store-checkpoint".into())
+            .spawn(move || {
+                while let Err(mpsc::RecvTimeoutError::Timeout) =
+                    stop_rx.recv_timeout(std::time::Duration::from_millis(250))
+                {
+                    // Copies what it can without holding the writer back (the writer
+                    // finishes the job, see `writer`).
+                    let _ =
+                        checkpoint_conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                }
+                let _ =
+                    checkpoint_conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+            })
+            .map_err(spawn_failed)?;
         let (tx, rx) = mpsc::channel::<Job>();
+        let wal = PathBuf::from(format!("{}-wal", path.display()));
         let thread = std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || writer(conn, &rx))
-            .map_err(|e| StoreError::Open(path.display().to_string(), e.to_string()))?;
+            .spawn(move || writer(conn, &rx, &wal))
+            .map_err(spawn_failed)?;
         Ok(SqliteStore {
             path: path.to_path_buf(),
             writer: Mutex::new(Some(tx)),
             thread: Mutex::new(Some(thread)),
+            checkpoints: Mutex::new(Some(stop_tx)),
+            checkpointer: Mutex::new(Some(checkpointer)),
             readers: Mutex::new(Vec::new()),
             durability,
         })
@@ -153,6 +186,12 @@ impl SqliteStore {
         if let Some(t) = self.thread.lock().ok().and_then(|mut t| t.take()) {
             let _ = t.join();
         }
+        if let Ok(mut c) = self.checkpoints.lock() {
+            c.take();
+        }
+        if let Some(t) = self.checkpointer.lock().ok().and_then(|mut t| t.take()) {
+            let _ = t.join();
+        }
     }
 }
 
@@ -179,7 +218,7 @@ fn migrate(conn: &mut Connection) -> Result<(), rusqlite::Error> {
     Ok(())
 }
 
-fn writer(mut conn: Connection, rx: &mpsc::Receiver<Job>) {
+fn writer(mut conn: Connection, rx: &mpsc::Receiver<Job>, wal: &Path) {
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
         while jobs.len() < GROUP {
@@ -191,6 +230,13 @@ fn writer(mut conn: Connection, rx: &mpsc::Receiver<Job>) {
         let results = commit_group(&mut conn, &jobs);
         for ((_, _, reply), result) in jobs.into_iter().zip(results) {
             let _ = reply.send(result);
+        }
+        // The log starts over only when a checkpoint has copied all of it before the next
+        // write begins; with a busy writer the background checkpoints never get there. So
+        // past a bound the writer finishes one itself, between two groups: little is left to
+        // copy by then, and the log then stays bounded.
+        if std::fs::metadata(wal).is_ok_and(|m| m.len() > WAL_LIMIT) {
+            let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
         }
     }
 }
@@ -212,30 +258,43 @@ fn commit_group(conn: &mut Connection, jobs: &[Job]) -> Vec<Result<Written, Stor
             .unwrap_or((0, GENESIS.to_string()));
         let mut results = Vec::with_capacity(jobs.len());
         for (op, entry, _) in jobs {
-            let mut sp = tx.savepoint()?;
-            let outcome = apply(&sp, op).and_then(|written| {
+            let audited = |conn: &Connection, seq: i64, prev: &str| {
+                let written = apply(conn, op)?;
                 let at = now();
-                let hash = link(seq + 1, &at, entry, &prev);
-                sp.execute(
+                let hash = link(seq + 1, &at, entry, prev);
+                conn.prepare_cached(
                     "INSERT INTO audit (seq, at, actor, action, subject, detail, model_version, policy_version, prev_hash, hash)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                    params![seq + 1, at, entry.actor, entry.action, entry.subject, entry.detail,
-                            entry.model_version, entry.policy_version, prev, hash],
-                )?;
-                Ok((written, hash))
-            });
+                )?
+                .execute(params![seq + 1, at, entry.actor, entry.action, entry.subject, entry.detail,
+                                 entry.model_version, entry.policy_version, prev, hash])?;
+                Ok::<_, StoreError>((written, hash))
+            };
+            // A new decision cannot fail on its own (its id is fresh): no savepoint, which
+            // is most of the cost of a small write. Anything else may (an unknown id), and
+            // is rolled back alone.
+            let outcome = if matches!(op, Op::Decision(_)) {
+                audited(&tx, seq, &prev)
+            } else {
+                let sp = tx.savepoint()?;
+                match audited(&sp, seq, &prev) {
+                    Ok(done) => {
+                        sp.commit()?;
+                        Ok(done)
+                    }
+                    Err(e) => {
+                        drop(sp); // rolls back
+                        Err(e)
+                    }
+                }
+            };
             match outcome {
                 Ok((written, hash)) => {
-                    sp.commit()?;
                     seq += 1;
                     prev = hash;
                     results.push(Ok(written));
                 }
-                Err(e) => {
-                    sp.rollback()?;
-                    drop(sp);
-                    results.push(Err(e));
-                }
+                Err(e) => results.push(Err(e)),
             }
         }
         tx.commit()?;
@@ -252,33 +311,108 @@ fn commit_group(conn: &mut Connection, jobs: &[Job]) -> Vec<Result<Written, Stor
     }
 }
 
+/// Features as stored: about 1,300 a message, so the layout matters (it was 80% of a
+/// decision row as plain `(u32, f32)` pairs). Slots are sorted and delta-coded as varints
+/// (two bytes each, typically), and values, of which a message has few distinct ones (a
+/// namespace's words that occur once share one), are indices into a table of them.
+/// Layout: `1`, the table size `k` (1 to 255), `k` little-endian f32, then per feature the
+/// slot delta (varint) and the value index (one byte). A message with more than 255
+/// distinct values is stored as `0` and plain pairs.
 fn features_blob(features: &[(u32, f32)]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(features.len() * 8);
-    for (i, v) in features {
-        out.extend_from_slice(&i.to_le_bytes());
-        out.extend_from_slice(&v.to_le_bytes());
+    let mut sorted = features.to_vec();
+    sorted.sort_by_key(|&(i, _)| i);
+    let mut table: Vec<u32> = sorted.iter().map(|(_, v)| v.to_bits()).collect();
+    table.sort_unstable();
+    table.dedup();
+    if table.is_empty() || table.len() > 255 {
+        let mut out = Vec::with_capacity(1 + sorted.len() * 8);
+        out.push(0);
+        for (i, v) in &sorted {
+            out.extend_from_slice(&i.to_le_bytes());
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        return out;
+    }
+    let mut out = Vec::with_capacity(2 + table.len() * 4 + sorted.len() * 3);
+    out.push(1);
+    out.push(table.len() as u8);
+    for bits in &table {
+        out.extend_from_slice(&bits.to_le_bytes());
+    }
+    let mut last = 0u32;
+    for (i, v) in &sorted {
+        let mut delta = i - last;
+        last = *i;
+        while delta >= 0x80 {
+            out.push((delta as u8) | 0x80);
+            delta >>= 7;
+        }
+        out.push(delta as u8);
+        let at = table.binary_search(&v.to_bits()).unwrap_or(0);
+        out.push(at as u8);
     }
     out
 }
 
+/// The features of a blob written by [`features_blob`]; what cannot be read is left out.
 fn features_of(blob: &[u8]) -> Vec<(u32, f32)> {
-    blob.chunks_exact(8)
-        .map(|c| {
-            let (i, v) = c.split_at(4);
-            let i = u32::from_le_bytes([i[0], i[1], i[2], i[3]]);
-            let v = f32::from_le_bytes([v[0], v[1], v[2], v[3]]);
-            (i, v)
-        })
-        .collect()
+    let f32_at = |b: &[u8]| f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    match blob.split_first() {
+        Some((0, rest)) => rest
+            .chunks_exact(8)
+            .map(|c| {
+                let i = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                (i, f32_at(&c[4..]))
+            })
+            .collect(),
+        Some((1, rest)) => {
+            let Some((&k, rest)) = rest.split_first() else {
+                return Vec::new();
+            };
+            let k = usize::from(k);
+            if rest.len() < k * 4 {
+                return Vec::new();
+            }
+            let (table, mut rest) = rest.split_at(k * 4);
+            let table: Vec<f32> = table.chunks_exact(4).map(f32_at).collect();
+            let mut out = Vec::new();
+            let mut slot = 0u32;
+            'features: while !rest.is_empty() {
+                let (mut delta, mut shift) = (0u32, 0u32);
+                loop {
+                    let Some((&b, r)) = rest.split_first() else {
+                        break 'features;
+                    };
+                    rest = r;
+                    delta |= u32::from(b & 0x7f).checked_shl(shift).unwrap_or(0);
+                    shift += 7;
+                    if b < 0x80 {
+                        break;
+                    }
+                }
+                let Some((&v, r)) = rest.split_first() else {
+                    break;
+                };
+                rest = r;
+                slot = slot.wrapping_add(delta);
+                if let Some(&value) = table.get(usize::from(v)) {
+                    out.push((slot, value));
+                }
+            }
+            out
+        }
+        _ => Vec::new(),
+    }
 }
 
 fn apply(tx: &Connection, op: &Op) -> Result<Written, StoreError> {
     match op {
         Op::Decision(d) => {
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO decisions (id, message_id, fingerprint, created_at, model_version, review, decision, features)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![d.id, d.message_id, d.fingerprint, d.created_at, d.model_version,
+            )?
+            .execute(params![d.id, d.message_id, d.fingerprint, d.created_at, d.model_version,
                         d.review, d.decision, features_blob(&d.features)],
             )?;
             Ok(Written::Done)
@@ -717,6 +851,26 @@ mod tests {
         let store = SqliteStore::open(&path, Durability::Process).unwrap();
         let report = store.verify_audit().unwrap();
         assert_eq!(report.broken.as_ref().unwrap().0, 5);
+    }
+
+    #[test]
+    fn features_round_trip_in_both_layouts() {
+        let few: Vec<(u32, f32)> = (0..1300u32)
+            .map(|i| (i * 769 % 1_048_576, [0.1, -0.25, 0.5][i as usize % 3]))
+            .collect();
+        let mut sorted = few.clone();
+        sorted.sort_by_key(|&(i, _)| i);
+        let blob = features_blob(&few);
+        assert_eq!(blob[0], 1);
+        assert!(blob.len() < few.len() * 4, "{} bytes", blob.len());
+        assert_eq!(features_of(&blob), sorted);
+        let many: Vec<(u32, f32)> = (0..400u32).map(|i| (i * 3, i as f32 / 7.0)).collect();
+        let blob = features_blob(&many);
+        assert_eq!(blob[0], 0);
+        assert_eq!(features_of(&blob), many);
+        assert!(features_of(&[]).is_empty());
+        assert!(features_of(&[1, 5, 0]).is_empty());
+        assert!(features_of(&[9]).is_empty());
     }
 
     #[test]
