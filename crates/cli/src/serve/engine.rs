@@ -58,6 +58,9 @@ pub struct FindingsOut {
     pub counts: std::collections::BTreeMap<String, u32>,
     /// True when confidential markers or the policy's terms were found.
     pub confidential: bool,
+    /// The restricted queue the policy names for confidential mail, when it applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
 }
 
 /// A decision, as the API returns it.
@@ -202,6 +205,7 @@ impl Engine {
             findings: FindingsOut {
                 counts: decision.findings.counts.clone(),
                 confidential: decision.findings.confidential,
+                route: decision.findings.route.clone(),
             },
             model_version: active.version.clone(),
             policy_version: self.policy_version.clone(),

@@ -40,6 +40,10 @@ pub struct FindingsSummary {
     pub counts: BTreeMap<String, u32>,
     /// True when confidential-IP markers or listed terms were found.
     pub confidential: bool,
+    /// The restricted queue the policy sends confidential mail to (`[confidential] route`),
+    /// when confidential material was found and the policy names one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
 }
 
 impl FindingsSummary {
@@ -449,7 +453,13 @@ impl Redactor {
         }
         Redacted {
             email,
-            findings: summary,
+            findings: FindingsSummary {
+                route: summary
+                    .confidential
+                    .then(|| self.policy.restricted_route.clone())
+                    .flatten(),
+                ..summary
+            },
         }
     }
 

@@ -16,6 +16,7 @@
 //!
 //! [confidential]
 //! terms = ["Project Falcon", "Acme Holdings"]
+//! route = "legal-restricted"      # decisions on confidential mail name this queue
 //! ```
 //!
 //! The pseudonym key never comes from this file: the caller passes it (from an environment
@@ -66,6 +67,8 @@ pub struct Policy {
     pub url_keep_host: bool,
     /// Terms that are confidential (project code names, customer names).
     pub terms: Vec<String>,
+    /// The restricted queue for mail with confidential material, if any.
+    pub restricted_route: Option<String>,
 }
 
 impl Default for Policy {
@@ -89,6 +92,7 @@ impl Default for Policy {
             email_keep_domain: true,
             url_keep_host: true,
             terms: Vec::new(),
+            restricted_route: None,
         }
     }
 }
@@ -135,6 +139,7 @@ struct UrlSection {
 struct ConfidentialSection {
     #[serde(default)]
     terms: Vec<String>,
+    route: Option<String>,
 }
 
 impl Policy {
@@ -172,6 +177,7 @@ impl Policy {
         }
         if let Some(c) = file.confidential {
             policy.terms = c.terms;
+            policy.restricted_route = c.route.filter(|r| !r.trim().is_empty());
         }
         Ok(policy)
     }
@@ -198,7 +204,8 @@ mod tests {
     fn a_policy_file_overrides_the_defaults() {
         let p = Policy::from_toml(
             "min_score = 0.7\n[operators]\nEMAIL_ADDRESS = \"pseudonymise\"\nURL = \"keep\"\n\
-             [email]\nkeep_domain = false\n[confidential]\nterms = [\"Project Falcon\"]\n",
+             [email]\nkeep_domain = false\n[confidential]\nterms = [\"Project Falcon\"]\n\
+             route = \"legal-restricted\"\n",
         )
         .unwrap();
         assert!((p.min_score - 0.7).abs() < 1e-6);
@@ -207,6 +214,7 @@ mod tests {
         assert_eq!(p.operator(Entity::Person), Operator::Mask);
         assert!(!p.email_keep_domain);
         assert_eq!(p.terms, vec!["Project Falcon"]);
+        assert_eq!(p.restricted_route.as_deref(), Some("legal-restricted"));
         assert!(p.needs_key());
         assert!(!Policy::default().needs_key());
     }

@@ -286,6 +286,31 @@ Hi Maria,\nmy SSN is 536-22-1234 and my phone +1 415 555 2671.\nThis is CONFIDEN
 }
 
 #[test]
+fn confidential_mail_is_routed_to_the_policy_queue() {
+    let parse = |raw: &str| {
+        crate::parse::parse(RawMail::new(
+            Origin::Stdin { offset: 0 },
+            raw.as_bytes().to_vec(),
+        ))
+        .unwrap()
+    };
+    let policy = Policy::from_toml(
+        "[confidential]\nterms = [\"Project Falcon\"]\nroute = \"legal-restricted\"\n",
+    )
+    .unwrap();
+    let r = Redactor::new(policy, None, Dictionaries::default()).unwrap();
+    let secret = r.redact(parse("Subject: status\n\nProject Falcon ships in May.\n"));
+    assert!(secret.findings().confidential);
+    assert_eq!(secret.findings().route.as_deref(), Some("legal-restricted"));
+    let plain = r.redact(parse("Subject: lunch\n\nSee you at noon.\n"));
+    assert!(!plain.findings().confidential);
+    assert_eq!(plain.findings().route, None);
+    // Without a route in the policy, confidential mail is flagged but not routed.
+    let flagged = redact(parse("Subject: x\n\nThis is attorney-client privileged.\n"));
+    assert!(flagged.findings().confidential && flagged.findings().route.is_none());
+}
+
+#[test]
 fn char_offsets_count_code_points() {
     let text = "Grüße an ann@example.com";
     let r = Redactor::new(Policy::default(), None, Dictionaries::default()).unwrap();
