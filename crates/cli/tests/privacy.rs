@@ -316,3 +316,46 @@ fn pseudonyms_are_stable_across_processes_and_keyed() {
     assert_eq!(refused.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("no key"));
 }
+
+#[test]
+fn message_findings_give_spans_per_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = "Hi,\nmy card is 4111 1111 1111 1111, thanks.\n";
+    let eml = dir.path().join("m.eml");
+    std::fs::write(
+        &eml,
+        format!("From: a@example.com\nSubject: call +44 20 7946 0958\n\n{body}"),
+    )
+    .unwrap();
+    let findings = dir.path().join("f.jsonl");
+    let out = common::bin()
+        .args(["redact", "-q", "-i", &format!("eml:{}", eml.display())])
+        .args(["--findings", findings.to_str().unwrap(), "-o", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(&findings).unwrap().trim()).unwrap();
+    let field = |name: &str| {
+        line["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["field"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {line}"))["spans"][0]
+            .clone()
+    };
+    let card = field("body");
+    assert_eq!(card["type"], "CREDIT_CARD");
+    let (b, e) = (
+        card["bstart"].as_u64().unwrap() as usize,
+        card["bend"].as_u64().unwrap() as usize,
+    );
+    assert_eq!(&body[b..e], "4111 1111 1111 1111");
+    assert_eq!(field("subject")["type"], "PHONE_NUMBER");
+    assert_eq!(line["findings"]["counts"]["CREDIT_CARD"], 1);
+}

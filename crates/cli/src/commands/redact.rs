@@ -7,7 +7,10 @@
 //! - `--input SRC`: messages from any source; each is parsed and redacted in every field.
 //!   `--format jsonl` writes the redacted record (as `parse` does), `text` its subject and
 //!   body, `mbox` a redacted RFC 5322 message per input message (plain text, the headers
-//!   triage reads). `--findings FILE` gets the counts per type per message.
+//!   triage reads). `--findings FILE` gets, per message, the counts per type
+//!   (`findings`) and the spans per text field (`fields`: `[{"field": "body", "spans":
+//!   [...]}]`, offsets into the field's decoded text before redaction; header addresses and
+//!   display names are treated whole and counted only).
 //! - `--input jsonl:FILE --text-field F`: JSONL records whose field F is plain text (notes,
 //!   tickets, datasets); writes `{"id", F}` redacted, and with `--findings FILE` the spans,
 //!   as `{"id", "findings": [{"type", "start", "end", "bstart", "bend", "score",
@@ -22,9 +25,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, Context};
-use mailtriage_core::privacy::{char_offsets, Finding, Redactor};
+use mailtriage_core::privacy::{spans, Redactor};
 use mailtriage_core::Email;
-use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::exit::{Code, Failure};
@@ -63,37 +65,11 @@ pub enum Format {
     Mbox,
 }
 
-/// A finding as written out: the type, where (code points and bytes), how sure, by what.
-#[derive(Serialize)]
-struct Span {
-    #[serde(rename = "type")]
-    entity: &'static str,
-    start: usize,
-    end: usize,
-    bstart: usize,
-    bend: usize,
-    score: f32,
-    detector: &'static str,
-}
-
-fn spans(text: &str, findings: &[Finding]) -> Vec<Span> {
-    findings
-        .iter()
-        .zip(char_offsets(text, findings))
-        .map(|(f, (start, end))| Span {
-            entity: f.entity.as_str(),
-            start,
-            end,
-            bstart: f.start,
-            bend: f.end,
-            score: f.score,
-            detector: f.detector,
-        })
-        .collect()
-}
-
 pub fn run(args: &Args) -> Result<ExitCode, Failure> {
-    let redactor = crate::privacy::redactor(&args.input.privacy)?;
+    let mut redactor = crate::privacy::redactor(&args.input.privacy)?;
+    if args.findings.is_some() {
+        redactor = redactor.recording_spans();
+    }
     if let Some(text) = &args.text {
         let (redacted, found) = redactor.redact_text(text, &[]);
         println!("{redacted}");
@@ -172,7 +148,7 @@ fn messages(args: &Args, redactor: &Redactor) -> Result<ExitCode, Failure> {
             }
             write_json_line(
                 acc,
-                &serde_json::json!({"id": email.id, "findings": redacted.findings()}),
+                &serde_json::json!({"id": email.id, "findings": redacted.findings(), "fields": redacted.spans()}),
             )
         },
         |records, found: Vec<u8>| {

@@ -31,6 +31,55 @@ pub use policy::{Operator, Policy, PolicyError};
 pub struct Redacted {
     email: Email,
     findings: FindingsSummary,
+    /// Where each finding was, per field, when the redactor records spans.
+    spans: Vec<FieldSpans>,
+}
+
+/// A finding as reported: the type, where (code points and bytes into the field's text
+/// before redaction), how sure, and by what.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Span {
+    /// The entity type (`EMAIL_ADDRESS`...).
+    #[serde(rename = "type")]
+    pub entity: &'static str,
+    /// First code point.
+    pub start: usize,
+    /// After the last code point.
+    pub end: usize,
+    /// First byte.
+    pub bstart: usize,
+    /// After the last byte.
+    pub bend: usize,
+    /// Confidence, 0 to 1.
+    pub score: f32,
+    /// The detector that made it.
+    pub detector: &'static str,
+}
+
+/// The spans found in one field of a message (`subject`, `body`, `forwarded[0].text`...).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldSpans {
+    /// The field.
+    pub field: String,
+    /// Its findings, by position.
+    pub spans: Vec<Span>,
+}
+
+/// The spans of `findings` (sorted by start) in `text`, with code-point offsets.
+pub fn spans(text: &str, findings: &[Finding]) -> Vec<Span> {
+    findings
+        .iter()
+        .zip(char_offsets(text, findings))
+        .map(|(f, (start, end))| Span {
+            entity: f.entity.as_str(),
+            start,
+            end,
+            bstart: f.start,
+            bend: f.end,
+            score: f.score,
+            detector: f.detector,
+        })
+        .collect()
 }
 
 /// What redaction found: counts per entity type, and whether confidential material was seen.
@@ -70,6 +119,12 @@ impl Redacted {
     pub fn findings(&self) -> &FindingsSummary {
         &self.findings
     }
+
+    /// Where it was found, per text field (empty unless the redactor records spans, see
+    /// [`Redactor::recording_spans`]).
+    pub fn spans(&self) -> &[FieldSpans] {
+        &self.spans
+    }
 }
 
 /// A redactor that cannot be built.
@@ -92,6 +147,7 @@ pub struct Redactor {
     detector: Detector,
     policy: Policy,
     key: Option<Vec<u8>>,
+    record_spans: bool,
 }
 
 /// The default redactor: the default policy, no key, no dictionaries.
@@ -112,6 +168,7 @@ pub fn redact(email: Email) -> Redacted {
                 ..email
             },
             findings: FindingsSummary::default(),
+            spans: Vec::new(),
         },
     }
 }
@@ -197,7 +254,16 @@ impl Redactor {
             detector,
             policy,
             key,
+            record_spans: false,
         })
+    }
+
+    /// This redactor, also recording where each finding was in every text field of a
+    /// message ([`Redacted::spans`]), for `redact --findings`.
+    #[must_use]
+    pub fn recording_spans(mut self) -> Self {
+        self.record_spans = true;
+        self
     }
 
     /// The findings in `text` at or above the policy's score.
@@ -378,17 +444,25 @@ impl Redactor {
             }
         }
         let known: Vec<&str> = known.iter().map(String::as_str).collect();
-        let text = |value: &mut String, summary: &mut FindingsSummary| {
-            if value.is_empty() {
-                return;
-            }
-            // Most fields hold nothing to treat: only then is a new string built.
-            let found = self.find(value, &known);
-            if !found.is_empty() {
-                summary.add(&found);
-                *value = self.apply(value, &found);
-            }
-        };
+        let mut spans: Vec<FieldSpans> = Vec::new();
+        let mut text =
+            |field: &dyn Fn() -> String, value: &mut String, summary: &mut FindingsSummary| {
+                if value.is_empty() {
+                    return;
+                }
+                // Most fields hold nothing to treat: only then is a new string built.
+                let found = self.find(value, &known);
+                if !found.is_empty() {
+                    summary.add(&found);
+                    if self.record_spans {
+                        spans.push(FieldSpans {
+                            field: field(),
+                            spans: self::spans(value, &found),
+                        });
+                    }
+                    *value = self.apply(value, &found);
+                }
+            };
 
         let h = &mut email.headers;
         for m in h
@@ -401,7 +475,7 @@ impl Redactor {
             self.mailbox(m, &mut summary);
         }
         if let Some(subject) = &mut h.subject {
-            text(subject, &mut summary);
+            text(&|| "subject".into(), subject, &mut summary);
         }
         // Message ids are `local@domain`: the local part may embed an address or a name, so
         // it is treated as an address's would be, without a detector pass per id (a thread's
@@ -416,7 +490,7 @@ impl Redactor {
                 *id = self.whole(Entity::EmailAddress, id);
             }
         }
-        text(&mut email.body.text, &mut summary);
+        text(&|| "body".into(), &mut email.body.text, &mut summary);
         // Link targets are URLs (or mailto: addresses) whole: one operator, no detector pass.
         for link in &mut email.body.links {
             let (entity, value) = match link.strip_prefix("mailto:") {
@@ -432,27 +506,32 @@ impl Redactor {
             }]);
             *link = self.whole(entity, &value);
         }
-        for forwarded in &mut email.forwarded {
+        for (i, forwarded) in email.forwarded.iter_mut().enumerate() {
             if let Some(m) = &mut forwarded.from {
                 self.mailbox(m, &mut summary);
             }
             if let Some(subject) = &mut forwarded.subject {
-                text(subject, &mut summary);
+                text(&|| format!("forwarded[{i}].subject"), subject, &mut summary);
             }
-            text(&mut forwarded.text, &mut summary);
+            text(
+                &|| format!("forwarded[{i}].text"),
+                &mut forwarded.text,
+                &mut summary,
+            );
         }
-        for attachment in &mut email.attachments {
+        for (i, attachment) in email.attachments.iter_mut().enumerate() {
             if let Some(name) = &mut attachment.name {
-                text(name, &mut summary);
+                text(&|| format!("attachments[{i}].name"), name, &mut summary);
             }
         }
-        for defect in &mut email.defects {
+        for (i, defect) in email.defects.iter_mut().enumerate() {
             if let Some(detail) = &mut defect.detail {
-                text(detail, &mut summary);
+                text(&|| format!("defects[{i}].detail"), detail, &mut summary);
             }
         }
         Redacted {
             email,
+            spans,
             findings: FindingsSummary {
                 route: summary
                     .confidential
