@@ -8,7 +8,7 @@
 //! "City, ST 12345" lines and postcodes, and dictionary places, where an ambiguous one needs
 //! a preposition before it.
 
-use super::detect::{Dictionaries, Entity, Finding, WordSet};
+use super::detect::{Dictionaries, Entity, Finding, WordKind, WordSet};
 
 /// A word: a run of letters (with inner apostrophes and hyphens), or of CJK characters.
 #[derive(Debug, Clone, Copy)]
@@ -437,7 +437,18 @@ pub(super) fn find(text: &str, known: &[&str], dict: &Dictionaries, out: &mut Ve
         i += 1;
     }
 
-    // Titles, names the headers give, and the dictionaries.
+    // Titles, names the headers give, and the dictionaries. A word's dictionary kind is
+    // looked up once (the next word's is needed for a surname, then again as the word).
+    let memo: Vec<std::cell::Cell<Option<WordKind>>> =
+        vec![std::cell::Cell::new(None); words.len()];
+    let kind_at = |j: usize| -> WordKind {
+        if let Some(k) = memo[j].get() {
+            return k;
+        }
+        let k = dict.kind(word(&words[j]));
+        memo[j].set(Some(k));
+        k
+    };
     let mut i = 0;
     while i < words.len() {
         let w = words[i];
@@ -479,16 +490,16 @@ pub(super) fn find(text: &str, known: &[&str], dict: &Dictionaries, out: &mut Ve
             i = end;
             continue;
         }
-        let kind = dict.kind(text_w);
+        let kind = kind_at(i);
         if kind.first_name() {
             let ambiguous = kind.ambiguous();
-            if let Some(n) = words.get(i + 1).filter(|n| n.joined && n.upper) {
-                let next = dict.kind(word(n));
+            if words.get(i + 1).is_some_and(|n| n.joined && n.upper) {
+                let next = kind_at(i + 1);
                 if next.surname() || (!ambiguous && !next.place()) {
                     let mut end = i + 2;
                     if words
                         .get(end)
-                        .is_some_and(|m| m.joined && m.upper && dict.kind(word(m)).surname())
+                        .is_some_and(|m| m.joined && m.upper && kind_at(end).surname())
                     {
                         end += 1;
                     }
