@@ -281,7 +281,7 @@ async fn triage_one(
     caller: &Caller,
     bytes: Vec<u8>,
     id: Option<String>,
-) -> ApiResult<DecisionOut> {
+) -> ApiResult<(DecisionOut, String)> {
     if bytes.is_empty() {
         return Err(ApiError::unprocessable(
             "unreadable_message",
@@ -307,6 +307,8 @@ async fn triage_one(
         model_version: out.model_version.clone(),
         policy_version: out.policy_version.clone(),
     };
+    // The reply is the JSON just made for the store: serialised once.
+    let json = row.decision.clone();
     state
         .store
         .submit(Op::Decision(Box::new(row)), audit)
@@ -317,7 +319,7 @@ async fn triage_one(
         metrics::counter!("mailtriage_decisions_total", "head" => h.head.clone(), "label" => h.label.clone())
             .increment(1);
     }
-    Ok(out)
+    Ok((out, json))
 }
 
 /// Triage one message.
@@ -345,7 +347,7 @@ async fn triage(
     State(state): St,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> ApiResult<Json<DecisionOut>> {
+) -> ApiResult<Response> {
     let caller = require(&state, &headers, Role::Triage)?;
     let body = body?;
     let ct = content_type(&headers);
@@ -360,7 +362,8 @@ async fn triage(
             ))
         }
     };
-    Ok(Json(triage_one(&state, &caller, bytes, id).await?))
+    let (_, json) = triage_one(&state, &caller, bytes, id).await?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response())
 }
 
 /// Triage many messages.
@@ -406,7 +409,7 @@ async fn triage_batch(
     let mut results = Vec::with_capacity(messages.len());
     for (bytes, id) in messages {
         results.push(match triage_one(&state, &caller, bytes, id).await {
-            Ok(d) => BatchItem {
+            Ok((d, _)) => BatchItem {
                 decision: Some(d),
                 error: None,
             },
