@@ -19,7 +19,8 @@ fn format_1_fixture_loads_and_scores() {
         FeatureConfig {
             bits: 18,
             bigrams: false,
-            max_body_bytes: 32 * 1024
+            max_body_bytes: 32 * 1024,
+            char_ngrams: None
         }
     );
     assert_eq!(model.heads.len(), 1);

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, Context};
-use mailtriage_core::features::{self, FeatureConfig};
+use mailtriage_core::features::{self, CharNgrams, FeatureConfig};
 use mailtriage_core::model::train::{fit, Example, Split};
 use mailtriage_core::model::{self, file, LearnRate, Model, Training};
 use mailtriage_core::parse::date::unix_seconds;
@@ -47,6 +47,10 @@ pub struct Args {
     /// Leave out pairs of adjacent words.
     #[arg(long)]
     pub no_bigrams: bool,
+    /// Character n-grams of the subject's and body's words, each framed as `<word>` (as
+    /// fastText's subwords): `3-5` for lengths 3 to 5, `4` for length 4 only, `off` for none.
+    #[arg(long, value_name = "N-M|N|off", default_value = "off", value_parser = char_ngrams)]
+    pub char_ngrams: CharNgramsArg,
     /// AdaGrad's learning rate.
     #[arg(long, default_value_t = 0.5)]
     pub learning_rate: f32,
@@ -68,6 +72,17 @@ pub struct Args {
     /// mix (it raises recall of rare classes at some cost in their precision).
     #[arg(long, value_enum, default_value_t = ClassWeight::None)]
     pub class_weight: ClassWeight,
+}
+
+/// `--char-ngrams`: lengths, or none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CharNgramsArg(pub Option<CharNgrams>);
+
+fn char_ngrams(s: &str) -> Result<CharNgramsArg, String> {
+    if s.eq_ignore_ascii_case("off") {
+        return Ok(CharNgramsArg(None));
+    }
+    s.parse().map(|n| CharNgramsArg(Some(n)))
 }
 
 /// How the validation split is chosen.
@@ -110,6 +125,7 @@ pub fn run(args: &Args) -> Result<ExitCode, Failure> {
     let config = FeatureConfig {
         bits: args.bits,
         bigrams: !args.no_bigrams,
+        char_ngrams: args.char_ngrams.0,
         ..FeatureConfig::default()
     };
     config.validate().map_err(usage)?;
@@ -316,4 +332,20 @@ pub fn run(args: &Args) -> Result<ExitCode, Failure> {
         .last()
         .ok_or_else(|| Failure::new(Code::Internal, anyhow!("no run report")))?;
     Ok(finish(&args.input, last))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn char_ngrams_flag_reads_ranges_single_lengths_and_off() {
+        let n = |min, max| CharNgramsArg(Some(CharNgrams { min, max }));
+        assert_eq!(char_ngrams("3-5"), Ok(n(3, 5)));
+        assert_eq!(char_ngrams("4"), Ok(n(4, 4)));
+        assert_eq!(char_ngrams("OFF"), Ok(CharNgramsArg(None)));
+        for bad in ["5-3", "1-4", "3-9", "x", "3-", ""] {
+            assert!(char_ngrams(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -8,6 +8,13 @@
 //! the lowest bit a sign (so collisions cancel rather than add up). Within a namespace a
 //! feature's value is `1 + ln(count)`, and the namespace is scaled to unit L2 norm, so a long
 //! body does not drown the subject.
+//!
+//! Optionally ([`FeatureConfig::char_ngrams`]), the words of the subject and body also give
+//! their character n-grams, as fastText's subwords: the word is framed by `<` and `>`, and
+//! every run of `min` to `max` characters of the framed word is a feature of the subject's
+//! or the body's character namespace (the framed word itself is left out: it is the word's
+//! own feature). Misspelt and obfuscated words (`v1agra`, `unsubscribeing`) and new words
+//! then share most of their features with words the model has seen.
 
 pub mod tokenize;
 
@@ -32,6 +39,11 @@ pub struct FeatureConfig {
     pub bigrams: bool,
     /// Body text beyond this many bytes is not read (a long body adds little but time).
     pub max_body_bytes: usize,
+    /// Character n-grams of the subject's and body's words, or none. Files written before
+    /// the setting existed have none; a model without them writes no such field, so that
+    /// older builds still read its file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub char_ngrams: Option<CharNgrams>,
 }
 
 impl Default for FeatureConfig {
@@ -40,6 +52,7 @@ impl Default for FeatureConfig {
             bits: 20,
             bigrams: true,
             max_body_bytes: 32 * 1024,
+            char_ngrams: None,
         }
     }
 }
@@ -50,12 +63,78 @@ impl FeatureConfig {
         if !(18..=24).contains(&self.bits) {
             return Err(format!("feature bits must be 18 to 24, not {}", self.bits));
         }
+        if let Some(n) = self.char_ngrams {
+            n.validate()?;
+        }
         Ok(())
     }
 
     /// The number of slots.
     pub fn slots(&self) -> usize {
         1 << self.bits
+    }
+}
+
+/// The lengths of the character n-grams taken from each word, in characters, counting the
+/// `<` and `>` that frame the word: `3-5` reads `<free>` as `<fr`, `fre`, `ree`, `ee>`,
+/// `<fre`, `free`, `ree>` and `<free`, `free>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CharNgrams {
+    /// The shortest n-gram.
+    pub min: u8,
+    /// The longest n-gram.
+    pub max: u8,
+}
+
+impl CharNgrams {
+    /// The longest n-gram allowed: longer ones are nearly whole words, which the word
+    /// features already are.
+    pub const LONGEST: u8 = 8;
+
+    /// Checks the lengths; the error says what is allowed.
+    pub fn validate(self) -> Result<(), String> {
+        if self.min < 2 || self.max > Self::LONGEST || self.min > self.max {
+            return Err(format!(
+                "character n-grams must be N-M with 2 <= N <= M <= {}, not {self}",
+                Self::LONGEST
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for CharNgrams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.min == self.max {
+            write!(f, "{}", self.min)
+        } else {
+            write!(f, "{}-{}", self.min, self.max)
+        }
+    }
+}
+
+impl std::str::FromStr for CharNgrams {
+    type Err = String;
+
+    /// `N-M` (lengths N to M) or `N` (length N only), checked.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let number = |t: &str| {
+            t.trim()
+                .parse::<u8>()
+                .map_err(|_| format!("character n-grams: `{s}` is not N-M or N (as in 3-5)"))
+        };
+        let n = if let Some((min, max)) = s.split_once('-') {
+            CharNgrams {
+                min: number(min)?,
+                max: number(max)?,
+            }
+        } else {
+            let n = number(s)?;
+            CharNgrams { min: n, max: n }
+        };
+        n.validate()?;
+        Ok(n)
     }
 }
 
@@ -77,6 +156,10 @@ pub enum Namespace {
     LinkDomain,
     /// Facts from the headers and structure: reply, forward, list mail, recipients, hour...
     Header,
+    /// Character n-grams of the subject's words.
+    SubjectChars,
+    /// Character n-grams of the body's words.
+    BodyChars,
 }
 
 impl Namespace {
@@ -90,6 +173,8 @@ impl Namespace {
             Namespace::Attachment => 0xa77a_c400_0000_0005,
             Namespace::LinkDomain => 0x1140_d0a1_0000_0006,
             Namespace::Header => 0x4ead_e400_0000_0007,
+            Namespace::SubjectChars => 0x5ab1_c4a2_0000_0008,
+            Namespace::BodyChars => 0xb0d7_c4a2_0000_0009,
         }
     }
 
@@ -103,6 +188,8 @@ impl Namespace {
             Namespace::Attachment => "attachment",
             Namespace::LinkDomain => "link domain",
             Namespace::Header => "header",
+            Namespace::SubjectChars => "subject characters",
+            Namespace::BodyChars => "body characters",
         }
     }
 }
@@ -137,8 +224,8 @@ pub enum FeatureName {
     Token(Field, Range<u32>),
     /// Two adjacent tokens of a text field.
     Pair(Field, Range<u32>, Range<u32>),
-    /// A fact or a value taken whole (a domain, `reply`, `hour:09`): its span in the
-    /// message's fact text (see [`Features::describe`]).
+    /// A fact or a value taken whole (a domain, `reply`, `hour:09`), or a character n-gram
+    /// (`<fre`): its span in the message's fact text (see [`Features::describe`]).
     Fact(Range<u32>),
 }
 
@@ -203,6 +290,8 @@ struct Table {
     slots: Vec<u32>,
     /// Slots filled for the namespace being counted, to clear them afterwards.
     used: Vec<u32>,
+    /// The words met so far in a character n-gram namespace.
+    words: Words,
 }
 
 impl Table {
@@ -210,6 +299,7 @@ impl Table {
         Table {
             slots: vec![0; 1 << 12],
             used: Vec::with_capacity(1 << 10),
+            words: Words::new(),
         }
     }
 
@@ -218,6 +308,88 @@ impl Table {
             self.slots[slot as usize] = 0;
         }
         self.used.clear();
+    }
+}
+
+/// The words whose character n-grams were counted in the namespace being built, each with
+/// its n-grams' entries, so that a word met again (most of a body's words are repeats)
+/// counts them again without hashing and probing for each. Kept per thread in [`Table`],
+/// and cleared word by word.
+struct Words {
+    /// 0: empty; else the word's index + 1.
+    slots: Vec<u32>,
+    used: Vec<u32>,
+    /// Per word: its hash, and where its n-grams' entry indices lie in `grams`.
+    hashes: Vec<u64>,
+    ranges: Vec<(u32, u32)>,
+    /// The entry index of each n-gram of each word, word after word.
+    grams: Vec<u32>,
+}
+
+impl Words {
+    fn new() -> Self {
+        Words {
+            slots: vec![0; 1 << 10],
+            used: Vec::new(),
+            hashes: Vec::new(),
+            ranges: Vec::new(),
+            grams: Vec::new(),
+        }
+    }
+
+    fn clear(&mut self) {
+        for &slot in &self.used {
+            self.slots[slot as usize] = 0;
+        }
+        self.used.clear();
+        self.hashes.clear();
+        self.ranges.clear();
+        self.grams.clear();
+    }
+
+    /// The word with this hash: `Ok(its index)`, or `Err(the slot it would take)`.
+    fn find(&mut self, hash: u64) -> Result<usize, usize> {
+        if 2 * (self.hashes.len() + 1) > self.slots.len() {
+            self.grow();
+        }
+        let mask = self.slots.len() - 1;
+        let mut at = (hash >> 17) as usize & mask;
+        loop {
+            let slot = self.slots[at];
+            if slot == 0 {
+                return Err(at);
+            }
+            let i = slot as usize - 1;
+            if self.hashes[i] == hash {
+                return Ok(i);
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
+    /// Adds a word at the slot [`Words::find`] gave, its n-grams being `grams[from..]`.
+    fn insert(&mut self, at: usize, hash: u64, from: usize) {
+        self.slots[at] = self.hashes.len() as u32 + 1;
+        self.used.push(at as u32);
+        self.hashes.push(hash);
+        self.ranges.push((from as u32, self.grams.len() as u32));
+    }
+
+    #[cold]
+    fn grow(&mut self) {
+        let size = self.slots.len() * 2;
+        self.slots.clear();
+        self.slots.resize(size, 0);
+        self.used.clear();
+        let mask = size - 1;
+        for (i, hash) in self.hashes.iter().enumerate() {
+            let mut at = (hash >> 17) as usize & mask;
+            while self.slots[at] != 0 {
+                at = (at + 1) & mask;
+            }
+            self.slots[at] = i as u32 + 1;
+            self.used.push(at as u32);
+        }
     }
 }
 
@@ -237,16 +409,16 @@ struct Builder<'t> {
 }
 
 impl<'t> Builder<'t> {
-    /// A builder for about `expected` entries (reserved at once: growing three vectors
-    /// entry by entry costs more than a generous first guess).
-    fn new(bits: u8, table: &'t mut Table, expected: usize) -> Self {
+    /// A builder for about `expected` entries and `fact_bytes` of fact text (reserved at
+    /// once: growing the vectors entry by entry costs more than a generous first guess).
+    fn new(bits: u8, table: &'t mut Table, expected: usize, fact_bytes: usize) -> Self {
         table.clear();
         Builder {
             bits,
             entries: Vec::with_capacity(expected),
             hashes: Vec::with_capacity(expected),
             counts: Vec::with_capacity(expected),
-            facts: String::new(),
+            facts: String::with_capacity(fact_bytes),
             scratch: String::new(),
             table,
             namespace: Namespace::Subject,
@@ -260,9 +432,9 @@ impl<'t> Builder<'t> {
         self.start = self.entries.len();
     }
 
-    /// Counts `hash`; `name` is built only the first time it is seen.
+    /// Counts `hash`; `name` is built only the first time it is seen. Returns its entry.
     #[inline]
-    fn push(&mut self, hash: u64, name: impl FnOnce(&mut String) -> FeatureName) {
+    fn push(&mut self, hash: u64, name: impl FnOnce(&mut String) -> FeatureName) -> usize {
         // Keep the table at most half full, so that probes stay short.
         if 2 * (self.entries.len() - self.start + 1) > self.table.slots.len() {
             self.grow();
@@ -278,7 +450,7 @@ impl<'t> Builder<'t> {
             let i = slot as usize - 1;
             if self.hashes[i] == hash {
                 self.counts[i] += 1;
-                return;
+                return i;
             }
             at = (at + 1) & mask;
         }
@@ -294,6 +466,7 @@ impl<'t> Builder<'t> {
             namespace: self.namespace,
             name: name(&mut self.facts),
         });
+        i
     }
 
     /// Doubles the table and puts the current namespace's entries back in.
@@ -350,6 +523,68 @@ impl<'t> Builder<'t> {
             }
             self.push(hash, |_| FeatureName::Token(field, span));
         });
+    }
+
+    /// Character n-grams of the words of a text field (numbers, URLs and addresses have
+    /// none): each word is framed as `<word>` in a buffer reused for every word, and each
+    /// run of `n.min` to `n.max` characters of it, but the whole framed word, is hashed
+    /// where it lies; its text is copied only the first time the message has it. A word met
+    /// before in the field counts its n-grams' entries again, from [`Words`].
+    fn chars(&mut self, text: &str, n: CharNgrams) {
+        let seed = self.namespace.seed();
+        let (min, max) = (usize::from(n.min), usize::from(n.max));
+        let mut framed = String::with_capacity(tokenize::MAX_TOKEN + 2);
+        // The byte offset of each character of the framed word, and its end.
+        let mut starts = [0u8; tokenize::MAX_TOKEN + 3];
+        self.table.words.clear();
+        tokenize(text, |kind: TokenKind, token, _| {
+            if kind != TokenKind::Word || token.len() > tokenize::MAX_TOKEN {
+                return;
+            }
+            let word = xxh3_64_with_seed(token.as_bytes(), seed);
+            let at = match self.table.words.find(word) {
+                Ok(known) => {
+                    let (from, to) = self.table.words.ranges[known];
+                    for k in from..to {
+                        self.counts[self.table.words.grams[k as usize] as usize] += 1;
+                    }
+                    return;
+                }
+                Err(at) => at,
+            };
+            let from = self.table.words.grams.len();
+            framed.clear();
+            framed.push('<');
+            framed.push_str(token);
+            framed.push('>');
+            let mut count = 0;
+            for (i, &b) in framed.as_bytes().iter().enumerate() {
+                // Not a UTF-8 continuation byte: a character starts here.
+                if b & 0xc0 != 0x80 {
+                    starts[count] = i as u8;
+                    count += 1;
+                }
+            }
+            starts[count] = framed.len() as u8;
+            for first in 0..count {
+                for len in min..=max.min(count - first) {
+                    if len == count {
+                        continue;
+                    }
+                    let gram =
+                        &framed[usize::from(starts[first])..usize::from(starts[first + len])];
+                    let hash = xxh3_64_with_seed(gram.as_bytes(), seed);
+                    let entry = self.push(hash, |facts| {
+                        let start = facts.len() as u32;
+                        facts.push_str(gram);
+                        FeatureName::Fact(start..facts.len() as u32)
+                    });
+                    self.table.words.grams.push(entry as u32);
+                }
+            }
+            self.table.words.insert(at, word, from);
+        });
+        self.table.words.clear();
     }
 
     /// Scales the namespace's entries by `1 + ln(count)` (sign kept) and to unit L2 norm,
@@ -451,9 +686,16 @@ pub fn extract<'a>(message: &'a Redacted, config: &FeatureConfig) -> Features<'a
         text.push_str(prefix(&forwarded.text, room.saturating_sub(1)));
     }
     let (entries, facts) = TABLE.with_borrow_mut(|table| {
-        // Distinct words and pairs run to about a third of the body's bytes on real mail.
-        let expected = 128 + body.len() / 3;
-        let mut builder = Builder::new(config.bits, table, expected);
+        // Distinct words and pairs run to about a third of the body's bytes on real mail;
+        // character n-grams add up to one entry per byte of text (three in four on the
+        // SpamAssassin corpus), each with its text (four bytes or so) among the facts.
+        let chars = if config.char_ngrams.is_some() {
+            subject.len() + body.len()
+        } else {
+            0
+        };
+        let expected = 128 + body.len() / 3 + chars;
+        let mut builder = Builder::new(config.bits, table, expected, 4 * chars);
         fill(message, config, subject, sender_name, &body, &mut builder);
         (builder.entries, builder.facts)
     });
@@ -549,6 +791,16 @@ fn fill(
     b.begin(Namespace::Header);
     header_facts(message, subject, b);
     b.finish();
+
+    if let Some(n) = config.char_ngrams {
+        b.begin(Namespace::SubjectChars);
+        b.chars(subject, n);
+        b.finish();
+
+        b.begin(Namespace::BodyChars);
+        b.chars(body, n);
+        b.finish();
+    }
 }
 
 /// Facts about the headers and structure, each a token of the header namespace.

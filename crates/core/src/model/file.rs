@@ -321,6 +321,48 @@ mod tests {
     }
 
     #[test]
+    fn character_ngram_settings_round_trip() {
+        let mut model = small_model();
+        model.features.char_ngrams = Some(crate::features::CharNgrams { min: 3, max: 5 });
+        let (bytes, version) = to_bytes(&model);
+        let (loaded, loaded_version) = from_bytes(&bytes).unwrap();
+        assert_eq!(loaded, model);
+        assert_eq!(loaded.features.char_ngrams, model.features.char_ngrams);
+        assert_eq!(version, loaded_version);
+        // Lengths this build would not make are refused, not read.
+        model.features.char_ngrams = Some(crate::features::CharNgrams { min: 3, max: 50 });
+        let err = from_bytes(&to_bytes(&model).0).unwrap_err().to_string();
+        assert!(err.contains("character n-grams"), "{err}");
+    }
+
+    #[test]
+    fn without_character_ngrams_the_metadata_is_as_before() {
+        // Older builds refuse unknown fields: a model without character n-grams must not
+        // name them.
+        let (bytes, _) = to_bytes(&small_model());
+        let meta = &bytes[MAGIC.len() + 12..];
+        let text = String::from_utf8_lossy(meta);
+        assert!(text.contains(r#""features":{"bits":18,"bigrams":true,"max_body_bytes":32768}"#));
+        assert!(!text.contains("char_ngrams"));
+    }
+
+    #[test]
+    fn a_format_1_file_from_before_character_ngrams_loads_without_them() {
+        let bytes = include_bytes!("../../tests/fixtures/model-format1.mt");
+        let (model, version) = from_bytes(bytes).unwrap();
+        assert_eq!(version, "4b5b3940b02748d0");
+        assert_eq!(model.features.char_ngrams, None);
+        assert_eq!(
+            model.features,
+            FeatureConfig {
+                bits: 18,
+                bigrams: false,
+                ..FeatureConfig::default()
+            }
+        );
+    }
+
+    #[test]
     fn bad_files_fail_with_reasons() {
         let (bytes, _) = to_bytes(&small_model());
         let err = |b: &[u8]| from_bytes(b).unwrap_err().to_string();
