@@ -12,25 +12,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{bin, run_ok};
+use common::{bin, run_ok, Row};
 use serde_json::{json, Value};
-
-/// A fixture: name, bytes, label.
-type Row = (String, Vec<u8>, &'static str);
 
 /// The golden fixtures as a labelled JSONL file and a small model trained on it.
 fn model(dir: &Path) -> (PathBuf, PathBuf, Vec<Row>) {
-    let rows: Vec<Row> = common::golden()
-        .into_iter()
-        .map(|(name, bytes)| {
-            let label = if name.contains("spam") || name.contains("phishing") {
-                "spam"
-            } else {
-                "ham"
-            };
-            (name, bytes, label)
-        })
-        .collect();
+    let rows = common::labelled();
     let mut text = String::new();
     for (id, bytes, label) in &rows {
         let raw = String::from_utf8_lossy(bytes);

@@ -8,23 +8,7 @@ use std::path::{Path, PathBuf};
 use common::{bin, json_lines as decisions, ok, run_ok};
 use serde_json::Value;
 
-/// A fixture: name, bytes, label.
-type Row = (String, Vec<u8>, &'static str);
-
-/// The golden fixtures with a label: the spam- and phishing-shaped ones are `spam`.
-fn labelled() -> Vec<Row> {
-    common::golden()
-        .into_iter()
-        .map(|(name, bytes)| {
-            let label = if name.contains("spam") || name.contains("phishing") {
-                "spam"
-            } else {
-                "ham"
-            };
-            (name, bytes, label)
-        })
-        .collect()
-}
+use common::{labelled, Row};
 
 fn write_jsonl(path: &Path, rows: &[(String, Vec<u8>, &str)]) {
     use base64::Engine;

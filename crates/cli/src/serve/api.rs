@@ -159,6 +159,34 @@ impl From<QueryRejection> for ApiError {
 
 type ApiResult<T> = Result<T, ApiError>;
 
+/// Runs a store read on the blocking pool (`SQLite` calls block).
+async fn read<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+) -> ApiResult<T> {
+    let store = Arc::clone(&state.store);
+    tokio::task::spawn_blocking(move || f(store.as_ref()))
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                e.to_string(),
+            )
+        })?
+        .map_err(ApiError::from)
+}
+
+/// Queues a write with its audit entry and waits for its commit.
+async fn commit(state: &AppState, op: Op, audit: AuditEntry) -> ApiResult<Written> {
+    state
+        .store
+        .submit(op, audit)
+        .await
+        .map_err(|_| ApiError::from(StoreError::Stopped))?
+        .map_err(ApiError::from)
+}
+
 fn require(state: &AppState, headers: &HeaderMap, role: Role) -> ApiResult<Caller> {
     Ok(state.auth.check(headers, role)?)
 }
@@ -309,11 +337,7 @@ async fn triage_one(
     };
     // The reply is the JSON just made for the store: serialised once.
     let json = row.decision.clone();
-    state
-        .store
-        .submit(Op::Decision(Box::new(row)), audit)
-        .await
-        .map_err(|_| ApiError::from(StoreError::Stopped))??;
+    commit(state, Op::Decision(Box::new(row)), audit).await?;
     state.drift.record(&state.engine.active().model, &out);
     for h in &out.heads {
         metrics::counter!("mailtriage_decisions_total", "head" => h.head.clone(), "label" => h.label.clone())
@@ -453,17 +477,9 @@ async fn record_feedback(
     decision_id: &str,
     labels: Option<BTreeMap<String, String>>,
 ) -> ApiResult<FeedbackResponse> {
-    let store = Arc::clone(&state.store);
     let id = decision_id.to_string();
-    let stored = tokio::task::spawn_blocking(move || store.decision(&id))
-        .await
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                e.to_string(),
-            )
-        })??
+    let stored = read(state, move |store| store.decision(&id))
+        .await?
         .ok_or_else(|| ApiError::not_found(format!("no decision {decision_id}")))?;
     let decided: DecisionOut = serde_json::from_str(&stored.row.decision)
         .map_err(|e| ApiError::from(StoreError::Corrupt(e.to_string())))?;
@@ -510,19 +526,17 @@ async fn record_feedback(
         model_version: active.version.clone(),
         policy_version: state.engine.policy_version.clone(),
     };
-    let written = state
-        .store
-        .submit(
-            Op::Feedback {
-                decision_id: decision_id.to_string(),
-                labels: labels.clone(),
-                actor: caller.actor(),
-                state: new_state,
-            },
-            audit,
-        )
-        .await
-        .map_err(|_| ApiError::from(StoreError::Stopped))??;
+    let written = commit(
+        state,
+        Op::Feedback {
+            decision_id: decision_id.to_string(),
+            labels: labels.clone(),
+            actor: caller.actor(),
+            state: new_state,
+        },
+        audit,
+    )
+    .await?;
     let Written::Id(feedback_id) = written else {
         return Err(StoreError::Corrupt("feedback without an id".into()).into());
     };
@@ -631,16 +645,10 @@ async fn review(
                 .ok_or_else(|| ApiError::bad("cursor: pass the `next` of the previous page"))?,
         ),
     };
-    let store = Arc::clone(&state.store);
-    let page = tokio::task::spawn_blocking(move || store.review_queue(after, limit as usize))
-        .await
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                e.to_string(),
-            )
-        })??;
+    let page = read(&state, move |store| {
+        store.review_queue(after, limit as usize)
+    })
+    .await?;
     let items = page
         .items
         .into_iter()
@@ -743,16 +751,7 @@ pub struct ModelsOut {
 }
 
 async fn models_out(state: &AppState) -> ApiResult<ModelsOut> {
-    let store = Arc::clone(&state.store);
-    let models = tokio::task::spawn_blocking(move || store.models())
-        .await
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                e.to_string(),
-            )
-        })??;
+    let models = read(state, move |store| store.models()).await?;
     Ok(ModelsOut {
         active: state.engine.active().version.clone(),
         models: models.into_iter().map(ModelOut::from).collect(),
@@ -775,40 +774,30 @@ async fn models(State(state): St, headers: HeaderMap) -> ApiResult<Json<ModelsOu
 
 /// Makes `version` active, by hand (`promote` or `rollback`).
 async fn activate(state: &AppState, caller: &Caller, version: &str, action: &str) -> ApiResult<()> {
-    let store = Arc::clone(&state.store);
     let v = version.to_string();
-    let bytes = tokio::task::spawn_blocking(move || store.model_bytes(&v))
-        .await
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                e.to_string(),
-            )
-        })??
+    let bytes = read(state, move |store| store.model_bytes(&v))
+        .await?
         .ok_or_else(|| ApiError::not_found(format!("no model {version}")))?;
     let (model, _) = file::from_bytes(&bytes)
         .map_err(|e| ApiError::from(StoreError::Corrupt(format!("model {version}: {e}"))))?;
     let previous = state.engine.active().version.clone();
     let detail = serde_json::json!({"from": previous, "to": version, "decided_by": caller.actor()});
-    state
-        .store
-        .submit(
-            Op::Activate {
-                version: version.to_string(),
-                metrics: detail.clone(),
-            },
-            AuditEntry {
-                actor: caller.actor(),
-                action: action.into(),
-                subject: version.to_string(),
-                detail: detail.to_string(),
-                model_version: previous,
-                policy_version: state.engine.policy_version.clone(),
-            },
-        )
-        .await
-        .map_err(|_| ApiError::from(StoreError::Stopped))??;
+    commit(
+        state,
+        Op::Activate {
+            version: version.to_string(),
+            metrics: detail.clone(),
+        },
+        AuditEntry {
+            actor: caller.actor(),
+            action: action.into(),
+            subject: version.to_string(),
+            detail: detail.to_string(),
+            model_version: previous,
+            policy_version: state.engine.policy_version.clone(),
+        },
+    )
+    .await?;
     state.engine.swap(Active {
         model,
         version: version.to_string(),
@@ -852,16 +841,8 @@ async fn promote(
     security(("bearer" = [])))]
 async fn rollback(State(state): St, headers: HeaderMap) -> ApiResult<Json<ModelsOut>> {
     let caller = require(&state, &headers, Role::Admin)?;
-    let store = Arc::clone(&state.store);
-    let previous = tokio::task::spawn_blocking(move || store.previous_active())
-        .await
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                e.to_string(),
-            )
-        })??
+    let previous = read(&state, move |store| store.previous_active())
+        .await?
         .ok_or_else(|| ApiError::not_found("no earlier active model to go back to"))?;
     activate(&state, &caller, &previous, "rollback").await?;
     Ok(Json(models_out(&state).await?))
@@ -928,16 +909,7 @@ pub struct TokensOut {
     security(("bearer" = [])))]
 async fn tokens(State(state): St, headers: HeaderMap) -> ApiResult<Json<TokensOut>> {
     require(&state, &headers, Role::Admin)?;
-    let store = Arc::clone(&state.store);
-    let rows = tokio::task::spawn_blocking(move || store.tokens())
-        .await
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                e.to_string(),
-            )
-        })??;
+    let rows = read(&state, move |store| store.tokens()).await?;
     Ok(Json(TokensOut {
         tokens: rows.into_iter().map(TokenOut::from).collect(),
     }))
@@ -971,25 +943,23 @@ async fn create_token(
             format!("no randomness: {e}"),
         )
     })?;
-    let written = state
-        .store
-        .submit(
-            Op::Token {
-                hash: token_hash(&token),
-                role,
-                name: request.name.clone(),
-            },
-            AuditEntry {
-                actor: caller.actor(),
-                action: "token_create".into(),
-                subject: request.name.clone(),
-                detail: serde_json::json!({"role": role.as_str()}).to_string(),
-                model_version: state.engine.active().version.clone(),
-                policy_version: state.engine.policy_version.clone(),
-            },
-        )
-        .await
-        .map_err(|_| ApiError::from(StoreError::Stopped))??;
+    let written = commit(
+        &state,
+        Op::Token {
+            hash: token_hash(&token),
+            role,
+            name: request.name.clone(),
+        },
+        AuditEntry {
+            actor: caller.actor(),
+            action: "token_create".into(),
+            subject: request.name.clone(),
+            detail: serde_json::json!({"role": role.as_str()}).to_string(),
+            model_version: state.engine.active().version.clone(),
+            policy_version: state.engine.policy_version.clone(),
+        },
+    )
+    .await?;
     let Written::Id(id) = written else {
         return Err(StoreError::Corrupt("token without an id".into()).into());
     };
@@ -1022,21 +992,19 @@ async fn revoke_token(
     let id: i64 = id
         .parse()
         .map_err(|_| ApiError::bad("the token id is a number"))?;
-    state
-        .store
-        .submit(
-            Op::Revoke { id },
-            AuditEntry {
-                actor: caller.actor(),
-                action: "token_revoke".into(),
-                subject: id.to_string(),
-                detail: "{}".into(),
-                model_version: state.engine.active().version.clone(),
-                policy_version: state.engine.policy_version.clone(),
-            },
-        )
-        .await
-        .map_err(|_| ApiError::from(StoreError::Stopped))??;
+    commit(
+        &state,
+        Op::Revoke { id },
+        AuditEntry {
+            actor: caller.actor(),
+            action: "token_revoke".into(),
+            subject: id.to_string(),
+            detail: "{}".into(),
+            model_version: state.engine.active().version.clone(),
+            policy_version: state.engine.policy_version.clone(),
+        },
+    )
+    .await?;
     state.auth.forget();
     tokens(State(state), headers).await
 }

@@ -32,6 +32,24 @@ pub fn ok(command: &mut Command) -> Output {
     out
 }
 
+/// A labelled fixture: name, bytes, label.
+pub type Row = (String, Vec<u8>, &'static str);
+
+/// The golden fixtures with a label: the spam- and phishing-shaped ones are `spam`.
+pub fn labelled() -> Vec<Row> {
+    golden()
+        .into_iter()
+        .map(|(name, bytes)| {
+            let label = if name.contains("spam") || name.contains("phishing") {
+                "spam"
+            } else {
+                "ham"
+            };
+            (name, bytes, label)
+        })
+        .collect()
+}
+
 /// The golden `.eml` fixtures of the core crate as `(name without .eml, bytes)`, by name.
 pub fn golden() -> Vec<(String, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/tests/golden");
