@@ -1,4 +1,4 @@
-//! The SQLite store: writes, audit chain, review paging, features layout, schema versions.
+//! The `SQLite` store: writes, audit chain, review paging, features layout, schema versions.
 use super::*;
 
 fn entry(action: &str) -> AuditEntry {
