@@ -134,10 +134,14 @@ mod tests {
         judged.extend((0..10).map(|i| j(0.6, i % 2 == 0)));
         let curve = coverage(&judged);
         assert_eq!(curve.len(), 2);
-        let at99 = coverage_at(&curve, 0.99).unwrap();
+        let Some(at99) = coverage_at(&curve, 0.99) else {
+            panic!("no point at 99% precision: {curve:?}");
+        };
         assert!((at99.coverage - 0.9).abs() < 1e-12);
         assert!((at99.threshold - 0.99).abs() < 1e-6);
-        let at95 = coverage_at(&curve, 0.95).unwrap();
+        let Some(at95) = coverage_at(&curve, 0.95) else {
+            panic!("no point at 95% precision: {curve:?}");
+        };
         assert!(
             (at95.coverage - 1.0).abs() < 1e-12,
             "95% of all 100 are right"

@@ -321,11 +321,11 @@ mod tests {
     }
 
     #[test]
-    fn character_ngram_settings_round_trip() {
+    fn character_ngram_settings_round_trip() -> Result<(), ModelError> {
         let mut model = small_model();
         model.features.char_ngrams = Some(crate::features::CharNgrams { min: 3, max: 5 });
         let (bytes, version) = to_bytes(&model);
-        let (loaded, loaded_version) = from_bytes(&bytes).unwrap();
+        let (loaded, loaded_version) = from_bytes(&bytes)?;
         assert_eq!(loaded, model);
         assert_eq!(loaded.features.char_ngrams, model.features.char_ngrams);
         assert_eq!(version, loaded_version);
@@ -333,6 +333,7 @@ mod tests {
         model.features.char_ngrams = Some(crate::features::CharNgrams { min: 3, max: 50 });
         let err = from_bytes(&to_bytes(&model).0).unwrap_err().to_string();
         assert!(err.contains("character n-grams"), "{err}");
+        Ok(())
     }
 
     #[test]
@@ -347,9 +348,9 @@ mod tests {
     }
 
     #[test]
-    fn a_format_1_file_from_before_character_ngrams_loads_without_them() {
+    fn a_format_1_file_from_before_character_ngrams_loads_without_them() -> Result<(), ModelError> {
         let bytes = include_bytes!("../../tests/fixtures/model-format1.mt");
-        let (model, version) = from_bytes(bytes).unwrap();
+        let (model, version) = from_bytes(bytes)?;
         assert_eq!(version, "4b5b3940b02748d0");
         assert_eq!(model.features.char_ngrams, None);
         assert_eq!(
@@ -360,6 +361,7 @@ mod tests {
                 ..FeatureConfig::default()
             }
         );
+        Ok(())
     }
 
     #[test]
