@@ -316,7 +316,7 @@ async fn triage_one(
             "the message is empty",
         ));
     }
-    let (out, row) = state.engine.triage(bytes, id).map_err(|u| {
+    let (out, row, active) = state.engine.triage(bytes, id).map_err(|u| {
         ApiError::unprocessable(
             "unreadable_message",
             format!("the message cannot be read ({}): {}", u.reason, u.detail),
@@ -338,7 +338,7 @@ async fn triage_one(
     // The reply is the JSON just made for the store: serialised once.
     let json = row.decision.clone();
     commit(state, Op::Decision(Box::new(row)), audit).await?;
-    state.drift.record(&state.engine.active().model, &out);
+    state.drift.record(&active.model, &out);
     for h in &out.heads {
         metrics::counter!("mailtriage_decisions_total", "head" => h.head.clone(), "label" => h.label.clone())
             .increment(1);

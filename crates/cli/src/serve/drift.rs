@@ -74,12 +74,7 @@ impl Drift {
                 .map(|h| vec![0; h.labels.len()])
                 .collect();
         }
-        for (h, out) in model.heads.iter().zip(&decision.heads) {
-            let head = model
-                .heads
-                .iter()
-                .position(|x| x.name == h.name)
-                .unwrap_or(0);
+        for (head, (h, out)) in model.heads.iter().zip(&decision.heads).enumerate() {
             if let Some(i) = h.labels.iter().position(|l| *l == out.label) {
                 if let Some(slot) = c.labels.get_mut(head).and_then(|v| v.get_mut(i)) {
                     *slot += 1;

@@ -140,12 +140,13 @@ impl Engine {
         format!("d{}{n:010x}", self.prefix)
     }
 
-    /// Triage of one message's bytes: the decision to return and the row to store.
+    /// Triage of one message's bytes: the decision to return, the row to store, and the
+    /// model that decided (the learner may swap the active one meanwhile).
     pub fn triage(
         &self,
         bytes: Vec<u8>,
         id: Option<String>,
-    ) -> Result<(DecisionOut, DecisionRow), Unreadable> {
+    ) -> Result<(DecisionOut, DecisionRow, Arc<Active>), Unreadable> {
         let decision_id = self.next_id();
         let mut raw = RawMail::new(
             Origin::Api {
@@ -221,6 +222,6 @@ impl Engine {
             decision: serde_json::to_string(&out).unwrap_or_default(),
             features: feats.entries.iter().map(|f| (f.index, f.value)).collect(),
         };
-        Ok((out, row))
+        Ok((out, row, active))
     }
 }

@@ -135,10 +135,8 @@ fn active_model(args: &Args, store: &dyn Store, policy: &str) -> Result<(Active,
             // Feedback already stored was given on other models' decisions: the new model
             // starts after it.
             let upto = store
-                .feedback_since(0)
-                .map_err(|e| fail(Code::Input)(anyhow!(e)))?
-                .last()
-                .map_or(0, |(f, _)| f.id);
+                .last_feedback_id()
+                .map_err(|e| fail(Code::Input)(anyhow!(e)))?;
             write(
                 Op::Activate {
                     version: version.clone(),
@@ -267,16 +265,11 @@ pub fn run(args: &Args) -> Result<ExitCode, Failure> {
         .feedback_since(upto)
         .map_err(|e| Failure::new(Code::Input, anyhow!(e)))?
         .into_iter()
-        .map(|(f, features)| Feedback {
-            id: f.id,
-            fingerprint: store
-                .decision(&f.decision_id)
-                .ok()
-                .flatten()
-                .map(|d| d.row.fingerprint)
-                .unwrap_or_default(),
-            labels: f.labels,
-            features,
+        .map(|f| Feedback {
+            id: f.row.id,
+            fingerprint: f.fingerprint,
+            labels: f.row.labels,
+            features: f.features,
         })
         .collect();
     eprintln!(

@@ -198,8 +198,15 @@ pub struct ReviewPage {
     pub next: Option<i64>,
 }
 
-/// Feedback with the features of the decision it corrects.
-pub type FeedbackWithFeatures = (FeedbackRow, Vec<(u32, f32)>);
+/// Feedback with what the learner needs of the decision it corrects.
+#[derive(Debug, Clone)]
+pub struct FeedbackWithFeatures {
+    pub row: FeedbackRow,
+    /// The corrected message's fingerprint (the learn-cache key).
+    pub fingerprint: String,
+    /// Its sparse features.
+    pub features: Vec<(u32, f32)>,
+}
 
 /// A pending write: resolved when its transaction has committed.
 pub type Ticket = tokio::sync::oneshot::Receiver<Result<Written, StoreError>>;
@@ -223,6 +230,8 @@ pub trait Store: Send + Sync {
     /// Feedback with an id above `after`, in order, with the decisions' features.
     fn feedback_since(&self, after: i64) -> Result<Vec<FeedbackWithFeatures>, StoreError>;
     fn feedback_count(&self) -> Result<u64, StoreError>;
+    /// The id of the newest feedback (0 when there is none).
+    fn last_feedback_id(&self) -> Result<i64, StoreError>;
     fn models(&self) -> Result<Vec<ModelRow>, StoreError>;
     /// The model active before the current one (the most recently retired).
     fn previous_active(&self) -> Result<Option<String>, StoreError>;

@@ -612,13 +612,17 @@ impl Store for SqliteStore {
     fn feedback_since(&self, after: i64) -> Result<Vec<FeedbackWithFeatures>, StoreError> {
         self.read(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT f.*, d.features FROM feedback f JOIN decisions d ON d.id = f.decision_id
+                "SELECT f.*, d.fingerprint, d.features FROM feedback f JOIN decisions d ON d.id = f.decision_id
                  WHERE f.id > ?1 ORDER BY f.id",
             )?;
             let rows = stmt
                 .query_map([after], |r| {
                     let blob: Vec<u8> = r.get("features")?;
-                    Ok((feedback_row(r)?, features_of(&blob)))
+                    Ok(FeedbackWithFeatures {
+                        row: feedback_row(r)?,
+                        fingerprint: r.get("fingerprint")?,
+                        features: features_of(&blob),
+                    })
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
@@ -629,6 +633,16 @@ impl Store for SqliteStore {
         self.read(|c| {
             let n: i64 = c.query_row("SELECT COUNT(*) FROM feedback", [], |r| r.get(0))?;
             Ok(u64::try_from(n).unwrap_or(0))
+        })
+    }
+
+    fn last_feedback_id(&self) -> Result<i64, StoreError> {
+        self.read(|c| {
+            Ok(
+                c.query_row("SELECT COALESCE(MAX(id), 0) FROM feedback", [], |r| {
+                    r.get(0)
+                })?,
+            )
         })
     }
 

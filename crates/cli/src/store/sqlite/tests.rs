@@ -74,7 +74,10 @@ fn writes_are_audited_and_the_chain_detects_tampering() {
     assert_eq!(page2.items[0].row.id, "d4");
     assert!(page2.next.is_none());
     assert_eq!(store.review_depth().unwrap(), 2);
-    let (fb, features) = &store.feedback_since(0).unwrap()[0];
+    let since = store.feedback_since(0).unwrap();
+    let (fb, features) = (&since[0].row, &since[0].features);
+    assert_eq!(since[0].fingerprint, "fp-d0");
+    assert_eq!(store.last_feedback_id().unwrap(), 1);
     assert_eq!(fb.decision_id, "d0");
     assert_eq!(features.len(), 2);
     let report = store.verify_audit().unwrap();
