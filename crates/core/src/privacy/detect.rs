@@ -9,13 +9,13 @@
 //! taken from real-world lists. Confidential markers and the policy's own terms are found
 //! with Aho-Corasick. Every step is linear in the text, and nothing allocates per byte.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex_automata::meta::Regex;
 use regex_automata::util::syntax;
 use serde::Serialize;
 
 use super::checks;
-pub use super::wordset::WordSet;
+pub use super::wordset::WordFlags;
 
 /// The kinds of sensitive data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -134,12 +134,12 @@ pub struct Finding {
 }
 
 /// Real-world word lists for names and places, loaded by the caller (one entry per line).
-/// All lists share one table, so that a word is looked up once for all of them.
-#[derive(Debug, Clone, Default)]
+/// All lists share one table, with the detector's own small lists (titles, words that are
+/// not names), so that a word is looked up once for all of them.
+#[derive(Debug, Clone)]
 pub struct Dictionaries {
-    words: WordSet,
-    /// What each entry of `words` is, by entry number.
-    kinds: Vec<WordKind>,
+    /// Each entry with its [`WordKind`] flags.
+    words: WordFlags,
     has_places: bool,
 }
 
@@ -155,6 +155,12 @@ impl WordKind {
     const PLACE_START: u8 = 8;
     /// Also a common word (its lower case is in the ambiguous list): needs context.
     const AMBIGUOUS: u8 = 16;
+    /// A title before a name (`Mr`, `Dr`, `Frau`).
+    pub(super) const TITLE: u8 = 32;
+    /// A word that is not a name where a name could be (`Team` after `Hi`).
+    pub(super) const NOT_NAME: u8 = 64;
+    /// The first word of a greeting or a closing (`Hi`, `Best` of `Best regards`).
+    pub(super) const PHRASE_START: u8 = 128;
 
     fn has(self, flag: u8) -> bool {
         self.0 & flag != 0
@@ -179,6 +185,25 @@ impl WordKind {
     pub fn ambiguous(self) -> bool {
         self.has(Self::AMBIGUOUS)
     }
+    /// A title before a name.
+    pub fn title(self) -> bool {
+        self.has(Self::TITLE)
+    }
+    /// A word that is not a name.
+    pub fn not_name(self) -> bool {
+        self.has(Self::NOT_NAME)
+    }
+    /// The first word of a greeting or a closing.
+    pub fn phrase_start(self) -> bool {
+        self.has(Self::PHRASE_START)
+    }
+}
+
+impl Default for Dictionaries {
+    /// No names or places: the small lists only.
+    fn default() -> Self {
+        Dictionaries::from_lists("", "", "", "")
+    }
 }
 
 impl Dictionaries {
@@ -191,15 +216,25 @@ impl Dictionaries {
                 .map(|l| l.split('\t').next().unwrap_or("").trim())
                 .filter(|l| l.chars().nth(1).is_some())
         }
-        let mut dict = Dictionaries::default();
+        let common = WordFlags::new(
+            entries(ambiguous)
+                .map(str::to_lowercase)
+                .collect::<Vec<_>>()
+                .iter()
+                .map(String::as_str),
+            1,
+        );
+        let mut dict = Dictionaries {
+            words: WordFlags::default(),
+            has_places: false,
+        };
         let mut mark = |word: &str, flag: u8| {
-            if let Some(n) = dict.words.insert(word) {
-                let n = n as usize;
-                if n == dict.kinds.len() {
-                    dict.kinds.push(WordKind::default());
-                }
-                dict.kinds[n].0 |= flag;
-            }
+            let ambiguous = if common.contains_lowercase(word) {
+                WordKind::AMBIGUOUS
+            } else {
+                0
+            };
+            dict.words.insert(word, flag | ambiguous);
         };
         for w in entries(first_names) {
             mark(w, WordKind::FIRST_NAME);
@@ -213,28 +248,14 @@ impl Dictionaries {
                 mark(start, WordKind::PLACE_START);
             }
         }
-        let common = WordSet::new(
-            entries(ambiguous)
-                .map(str::to_lowercase)
-                .collect::<Vec<_>>()
-                .iter()
-                .map(String::as_str),
-        );
-        for n in 0..dict.kinds.len() {
-            #[allow(clippy::cast_possible_truncation)] // entry numbers are u32
-            if common.contains_lowercase(dict.words.entry(n as u32)) {
-                dict.kinds[n].0 |= WordKind::AMBIGUOUS;
-            }
-        }
-        dict.has_places = dict.kinds.iter().any(|k| k.place());
+        super::names::add_small_lists(&mut dict.words);
+        dict.has_places = entries(places).next().is_some();
         dict
     }
 
     /// What `word` (as written) is in the lists; nothing for a word in none.
     pub fn kind(&self, word: &str) -> WordKind {
-        self.words
-            .get(word)
-            .map_or(WordKind::default(), |n| self.kinds[n as usize])
+        WordKind(self.words.get(word))
     }
 
     /// Whether the lists have any places.
@@ -552,7 +573,9 @@ impl Detector {
                 .map(String::as_str)
                 .filter(|t| !t.trim().is_empty()),
         );
+        // A DFA: the markers are searched over every text, and it scans fastest.
         let markers = AhoCorasickBuilder::new()
+            .kind(Some(AhoCorasickKind::DFA))
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::LeftmostLongest)
             .build(&phrases)
@@ -618,6 +641,9 @@ impl Detector {
 /// Validates a candidate and scores it with its context.
 fn classify(text: &str, start: usize, end: usize, kind: Kind) -> Option<Finding> {
     let span = &text[start..end];
+    // The context is read once per candidate, and only for the kinds that need it.
+    let context = std::cell::OnceCell::new();
+    let context = |list: u8| *context.get_or_init(|| context_flags(text, start)) & list != 0;
     let finding = |entity, start, end, score, detector| {
         Some(Finding {
             entity,
@@ -662,16 +688,12 @@ fn classify(text: &str, start: usize, end: usize, kind: Kind) -> Option<Finding>
         }),
         Kind::Ssn => (checks::ssn(span)
             && !inside_longer_number(text, start, end)
-            && (context(text, start, &SSN_WORDS) || !context(text, start, &NOT_PHONE_WORDS)))
+            && (context(ctx::SSN) || !context(ctx::NOT_PHONE)))
         .then(|| Finding {
             entity: Entity::UsSsn,
             start,
             end,
-            score: if context(text, start, &SSN_SURE_WORDS) {
-                1.0
-            } else {
-                0.85
-            },
+            score: if context(ctx::SSN_SURE) { 1.0 } else { 0.85 },
             detector: "us_ssn",
         }),
         Kind::Date => {
@@ -682,11 +704,7 @@ fn classify(text: &str, start: usize, end: usize, kind: Kind) -> Option<Finding>
                     return None;
                 }
             }
-            let score = if context(text, start, &DATE_WORDS) {
-                1.0
-            } else {
-                0.8
-            };
+            let score = if context(ctx::DATE) { 1.0 } else { 0.8 };
             finding(Entity::DateTime, start, end, score, "date")
         }
         Kind::Ipv4 => {
@@ -713,7 +731,7 @@ fn classify(text: &str, start: usize, end: usize, kind: Kind) -> Option<Finding>
                 "ipv6",
             )
         }
-        Kind::Number => number(text, start, end),
+        Kind::Number => number(text, start, end, &context),
         Kind::Street => finding(Entity::Location, start, end, 0.85, "address"),
         Kind::CityLine => finding(Entity::Location, start, end, 0.9, "address"),
         Kind::Postcode => finding(Entity::Location, start, end, 0.75, "postcode"),
@@ -723,13 +741,16 @@ fn classify(text: &str, start: usize, end: usize, kind: Kind) -> Option<Finding>
 
 /// A run of digits: a card if Luhn and an issuer agree, else a phone number if it looks
 /// like one in its context, else nothing (order numbers, timestamps, amounts).
-fn number(text: &str, start: usize, end: usize) -> Option<Finding> {
+fn number(text: &str, start: usize, end: usize, context: &dyn Fn(u8) -> bool) -> Option<Finding> {
     let span = &text[start..end];
-    let digits: Vec<u8> = span
-        .bytes()
-        .filter(u8::is_ascii_digit)
-        .map(|b| b - b'0')
-        .collect();
+    // The pattern allows at most 24 digits; a run with more is no card or phone number.
+    let mut buf = [0u8; 32];
+    let mut count = 0;
+    for b in span.bytes().filter(u8::is_ascii_digit) {
+        *buf.get_mut(count)? = b - b'0';
+        count += 1;
+    }
+    let digits = &buf[..count];
     let plain = span
         .bytes()
         .all(|b| b.is_ascii_digit() || b == b' ' || b == b'-');
@@ -737,7 +758,7 @@ fn number(text: &str, start: usize, end: usize) -> Option<Finding> {
     // any Luhn-valid number of a card's length (issuers' ranges change; Presidio checks Luhn
     // only).
     let card_like = (12..=19).contains(&digits.len())
-        && (checks::card(&digits) || (checks::luhn(&digits) && context(text, start, &CARD_WORDS)));
+        && (checks::card(digits) || (checks::luhn(digits) && context(ctx::CARD)));
     if plain && card_like {
         return Some(Finding {
             entity: Entity::CreditCard,
@@ -750,8 +771,8 @@ fn number(text: &str, start: usize, end: usize) -> Option<Finding> {
     if !(7..=15).contains(&digits.len()) {
         return None;
     }
-    let phone_words = context(text, start, &PHONE_WORDS);
-    let other_words = context(text, start, &NOT_PHONE_WORDS);
+    let phone_words = context(ctx::PHONE);
+    let other_words = context(ctx::NOT_PHONE);
     let international = span.starts_with('+') || span.starts_with("00");
     let separated = span
         .bytes()
@@ -866,43 +887,71 @@ fn memo_phone(digits: &[u8]) -> bool {
     valid
 }
 
-/// A list of context words: the plain ASCII words as a set, for one lookup per word of the
-/// window, and the rest (`date of birth`, `ts=`, `né`) looked for as substrings.
-struct ContextWords {
-    words: WordSet,
-    phrases: Vec<&'static str>,
+/// The context lists, one bit each: what the words before a candidate say about it.
+mod ctx {
+    pub const PHONE: u8 = 1;
+    pub const NOT_PHONE: u8 = 2;
+    pub const CARD: u8 = 4;
+    pub const DATE: u8 = 8;
+    pub const SSN: u8 = 16;
+    pub const SSN_SURE: u8 = 32;
 }
 
-impl ContextWords {
-    fn new(list: &[&'static str]) -> Self {
-        let plain = |w: &&str| w.bytes().all(|b| b.is_ascii_alphanumeric());
-        ContextWords {
-            words: WordSet::new(list.iter().copied().filter(plain)),
-            phrases: list.iter().copied().filter(|w| !plain(w)).collect(),
+/// All context lists in one table: the plain ASCII words map to the bits of the lists they
+/// are in (one lookup per word of the window for all lists), and the rest (`date of birth`,
+/// `ts=`, `né`) are found as substrings by one Aho-Corasick automaton.
+struct ContextWords {
+    words: WordFlags,
+    phrases: AhoCorasick,
+    /// The list bits of each phrase, by pattern number.
+    phrase_flags: Vec<u8>,
+}
+
+static CONTEXT_WORDS: std::sync::LazyLock<Option<ContextWords>> = std::sync::LazyLock::new(|| {
+    let lists: [(&[&str], u8); 6] = [
+        (PHONE_CONTEXT, ctx::PHONE),
+        (NOT_PHONE_CONTEXT, ctx::NOT_PHONE),
+        (CARD_CONTEXT, ctx::CARD),
+        (DATE_CONTEXT, ctx::DATE),
+        (
+            &["ssn", "social", "security", "sozialversicherungsnummer"],
+            ctx::SSN,
+        ),
+        (&["ssn", "social security", "social"], ctx::SSN_SURE),
+    ];
+    let plain = |w: &&str| w.bytes().all(|b| b.is_ascii_alphanumeric());
+    let mut words = WordFlags::default();
+    let mut phrases: Vec<&str> = Vec::new();
+    let mut phrase_flags: Vec<u8> = Vec::new();
+    for (list, flag) in lists {
+        for w in list {
+            if plain(w) {
+                words.insert(w, flag);
+            } else if let Some(i) = phrases.iter().position(|p| p == w) {
+                phrase_flags[i] |= flag;
+            } else {
+                phrases.push(w);
+                phrase_flags.push(flag);
+            }
         }
     }
-}
+    // Overlapping matches: every phrase in the window counts, not only the leftmost.
+    let phrases = AhoCorasickBuilder::new().build(&phrases).ok()?;
+    Some(ContextWords {
+        words,
+        phrases,
+        phrase_flags,
+    })
+});
 
-macro_rules! context_words {
-    ($($name:ident = $list:expr;)*) => {
-        $(static $name: std::sync::LazyLock<ContextWords> =
-            std::sync::LazyLock::new(|| ContextWords::new($list));)*
+/// The context lists (`ctx` bits) with a word (case-insensitively, as a whole word) or a
+/// phrase in the 40 bytes before `at`. Called for every candidate number and date, so it
+/// allocates nothing: the window is lower-cased on the stack and each of its words looked
+/// up once.
+fn context_flags(text: &str, at: usize) -> u8 {
+    let Some(lists) = CONTEXT_WORDS.as_ref() else {
+        return 0;
     };
-}
-
-context_words! {
-    PHONE_WORDS = PHONE_CONTEXT;
-    NOT_PHONE_WORDS = NOT_PHONE_CONTEXT;
-    CARD_WORDS = CARD_CONTEXT;
-    DATE_WORDS = DATE_CONTEXT;
-    SSN_WORDS = &["ssn", "social", "security", "sozialversicherungsnummer"];
-    SSN_SURE_WORDS = &["ssn", "social security", "social"];
-}
-
-/// Whether one of `words` appears (case-insensitively, as whole words) in the 40 bytes
-/// before `at`. Called for every candidate, so it allocates nothing: the window is
-/// lower-cased on the stack and each of its words looked up once.
-fn context(text: &str, at: usize, words: &ContextWords) -> bool {
     let mut from = at.saturating_sub(40);
     while !text.is_char_boundary(from) {
         from += 1;
@@ -914,15 +963,14 @@ fn context(text: &str, at: usize, words: &ContextWords) -> bool {
         *l = b.to_ascii_lowercase();
     }
     let lower: &[u8] = lower;
-    let found = lower
+    let mut flags = lower
         .split(|b| !b.is_ascii_alphanumeric())
         .filter(|t| !t.is_empty())
-        .any(|t| words.words.get_bytes(t).is_some());
-    found
-        || words
-            .phrases
-            .iter()
-            .any(|w| memchr::memmem::find(lower, w.as_bytes()).is_some())
+        .fold(0, |flags, t| flags | lists.words.get_bytes(t));
+    for m in lists.phrases.find_overlapping_iter(lower) {
+        flags |= lists.phrase_flags[m.pattern().as_usize()];
+    }
+    flags
 }
 
 /// Whether `start..end` is part of a longer run of digits and dashes (`553-56-4954-38`).
@@ -936,17 +984,13 @@ fn inside_longer_number(text: &str, start: usize, end: usize) -> bool {
 
 /// `Build 3.5.0.5`, `version 1.2.3.4`, `v2.0.0.1`: four numbers that are a version.
 fn version_context(text: &str, at: usize) -> bool {
-    let before = &text.as_bytes()[at.saturating_sub(12)..at];
-    let lower: Vec<u8> = before.iter().map(u8::to_ascii_lowercase).collect();
-    let lower = String::from_utf8_lossy(&lower);
-    let lower = lower.trim_end();
-    lower.ends_with("build")
-        || lower.ends_with("version")
-        || lower.ends_with("ver")
-        || lower.ends_with("release")
-        || lower.ends_with("firmware")
-        || lower.ends_with('v')
-        || lower.ends_with("v.")
+    let before = text.as_bytes()[at.saturating_sub(12)..at].trim_ascii_end();
+    ["build", "version", "ver", "release", "firmware", "v", "v."]
+        .iter()
+        .any(|w| {
+            before.len() >= w.len()
+                && before[before.len() - w.len()..].eq_ignore_ascii_case(w.as_bytes())
+        })
 }
 
 /// Keeps the best of overlapping findings (higher score, then longer), sorted by start.

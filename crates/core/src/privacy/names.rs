@@ -8,7 +8,7 @@
 //! "City, ST 12345" lines and postcodes, and dictionary places, where an ambiguous one needs
 //! a preposition before it.
 
-use super::detect::{Dictionaries, Entity, Finding, WordKind, WordSet};
+use super::detect::{Dictionaries, Entity, Finding, WordFlags, WordKind};
 
 /// A word: a run of letters (with inner apostrophes and hyphens), or of CJK characters.
 #[derive(Debug, Clone, Copy)]
@@ -23,6 +23,9 @@ struct Word {
     line_start: bool,
     /// Only spaces (no line break, no punctuation) separate it from the word before.
     joined: bool,
+    /// What the dictionaries say of it (looked up for capitalised, CJK and line-starting
+    /// words only).
+    kind: WordKind,
 }
 
 fn is_cjk(c: char) -> bool {
@@ -67,6 +70,7 @@ fn words(text: &str) -> Vec<Word> {
                     cjk: false,
                     line_start,
                     joined,
+                    kind: WordKind::default(),
                 });
                 line_start = false;
                 joined = true;
@@ -94,6 +98,7 @@ fn words(text: &str) -> Vec<Word> {
                 cjk,
                 line_start,
                 joined,
+                kind: WordKind::default(),
             });
             line_start = false;
             joined = true;
@@ -223,10 +228,10 @@ const CLOSINGS: &[&str] = &[
 ];
 
 /// The greeting and closing phrases as sets, for one lookup per line.
-static GREETING_SET: std::sync::LazyLock<WordSet> =
-    std::sync::LazyLock::new(|| WordSet::new(GREETINGS.iter().copied()));
-static CLOSING_SET: std::sync::LazyLock<WordSet> =
-    std::sync::LazyLock::new(|| WordSet::new(CLOSINGS.iter().copied()));
+static GREETING_SET: std::sync::LazyLock<WordFlags> =
+    std::sync::LazyLock::new(|| WordFlags::new(GREETINGS.iter().copied(), 1));
+static CLOSING_SET: std::sync::LazyLock<WordFlags> =
+    std::sync::LazyLock::new(|| WordFlags::new(CLOSINGS.iter().copied(), 1));
 /// Bytes in the longest greeting or closing phrase.
 const LONGEST_PHRASE: usize = 40;
 
@@ -291,17 +296,48 @@ const PLACE_CONTEXT: &[&str] = &[
     "nach", "bei", "en", "à", "de", "desde", "a", "em", "di", "da", "в", "из",
 ];
 
-/// The small word lists as sets, looked up for most capitalised words.
-static TITLE_SET: std::sync::LazyLock<WordSet> =
-    std::sync::LazyLock::new(|| WordSet::new(TITLES.iter().copied()));
-static NOT_NAME_SET: std::sync::LazyLock<WordSet> =
-    std::sync::LazyLock::new(|| WordSet::new(NOT_NAMES.iter().copied()));
-static PLACE_CONTEXT_SET: std::sync::LazyLock<WordSet> =
-    std::sync::LazyLock::new(|| WordSet::new(PLACE_CONTEXT.iter().copied()));
+/// Adds the titles, the words that are not names and the first words of greetings and
+/// closings to the dictionaries' table, as they may be written (`mr`, `Mr`, `MR`), so that
+/// the one lookup of a capitalised or line-starting word answers for them too.
+pub(super) fn add_small_lists(table: &mut WordFlags) {
+    let first_words: Vec<&str> = GREETINGS
+        .iter()
+        .chain(CLOSINGS)
+        .filter_map(|p| p.split(' ').next())
+        .collect();
+    for (list, flag) in [
+        (TITLES, WordKind::TITLE),
+        (NOT_NAMES, WordKind::NOT_NAME),
+        (first_words.as_slice(), WordKind::PHRASE_START),
+    ] {
+        for w in list {
+            let mut chars = w.chars();
+            let capitalised: String = chars
+                .next()
+                .map(|c| c.to_uppercase().chain(chars).collect())
+                .unwrap_or_default();
+            for form in [w.to_string(), capitalised, w.to_uppercase()] {
+                table.insert(&form, flag);
+            }
+        }
+    }
+}
+
+/// Words before a place that make it one, as a set.
+static PLACE_CONTEXT_SET: std::sync::LazyLock<WordFlags> =
+    std::sync::LazyLock::new(|| WordFlags::new(PLACE_CONTEXT.iter().copied(), 1));
 
 /// The people and places of `text`.
 pub(super) fn find(text: &str, known: &[&str], dict: &Dictionaries, out: &mut Vec<Finding>) {
-    let words = words(text);
+    let mut words = words(text);
+    // The lookups of all capitalised words in one tight loop: they do not depend on each
+    // other, so the processor overlaps their cache misses in the large dictionary table.
+    for w in &mut words {
+        if w.upper || w.cjk || w.line_start {
+            w.kind = dict.kind(&text[w.start..w.end]);
+        }
+    }
+    let words = words;
     let word = |w: &Word| &text[w.start..w.end];
     let push = |out: &mut Vec<Finding>, entity, start, end, score, detector| {
         out.push(Finding {
@@ -359,7 +395,7 @@ pub(super) fn find(text: &str, known: &[&str], dict: &Dictionaries, out: &mut Ve
                         | "al"
                 )
                 && words.get(j + 1).is_some_and(|n| n.upper && n.joined);
-            if !(w.upper || particle) || NOT_NAME_SET.contains_lowercase(word(w)) {
+            if !(w.upper || particle) || w.kind.not_name() {
                 break;
             }
             j += 1;
@@ -375,16 +411,17 @@ pub(super) fn find(text: &str, known: &[&str], dict: &Dictionaries, out: &mut Ve
     // Greetings and signatures, line by line.
     let mut i = 0;
     while i < words.len() {
-        if !words[i].line_start {
+        // Most lines start with neither a greeting nor a closing: their first word says so.
+        if !words[i].line_start || !words[i].kind.phrase_start() {
             i += 1;
             continue;
         }
-        // The greeting phrase can be two words ("good morning", "sehr geehrte").
-        for span in [2usize, 1] {
+        // The phrase can be up to three words ("good morning", "mit freundlichen grüßen").
+        for span in [3usize, 2, 1] {
             let Some(last) = words.get(i + span - 1) else {
                 continue;
             };
-            if span == 2 && !last.joined {
+            if (1..span).any(|k| !words[i + k].joined) {
                 continue;
             }
             let phrase = &text[words[i].start..last.end];
@@ -395,10 +432,7 @@ pub(super) fn find(text: &str, known: &[&str], dict: &Dictionaries, out: &mut Ve
             let closing = CLOSING_SET.contains_lowercase(phrase);
             if GREETING_SET.contains_lowercase(phrase) {
                 let mut j = i + span;
-                if words
-                    .get(j)
-                    .is_some_and(|w| w.joined && TITLE_SET.contains_lowercase(word(w)))
-                {
+                if words.get(j).is_some_and(|w| w.joined && w.kind.title()) {
                     j += 1;
                 }
                 if words
@@ -437,18 +471,8 @@ pub(super) fn find(text: &str, known: &[&str], dict: &Dictionaries, out: &mut Ve
         i += 1;
     }
 
-    // Titles, names the headers give, and the dictionaries. A word's dictionary kind is
-    // looked up once (the next word's is needed for a surname, then again as the word).
-    let memo: Vec<std::cell::Cell<Option<WordKind>>> =
-        vec![std::cell::Cell::new(None); words.len()];
-    let kind_at = |j: usize| -> WordKind {
-        if let Some(k) = memo[j].get() {
-            return k;
-        }
-        let k = dict.kind(word(&words[j]));
-        memo[j].set(Some(k));
-        k
-    };
+    // Titles, names the headers give, and the dictionaries (kinds looked up above).
+    let kind_at = |j: usize| -> WordKind { words[j].kind };
     let mut i = 0;
     while i < words.len() {
         let w = words[i];
@@ -457,7 +481,7 @@ pub(super) fn find(text: &str, known: &[&str], dict: &Dictionaries, out: &mut Ve
             i += 1;
             continue;
         }
-        if TITLE_SET.contains_lowercase(text_w) {
+        if w.kind.title() {
             let j = i + 1;
             let next_joined = words
                 .get(j)
@@ -583,6 +607,14 @@ mod tests {
             .collect();
         assert_eq!(people, vec!["Maria", "Okafor", "Kowalski", "John Smith"]);
         assert!(names("Hi team,\nthanks\n", &[], &none).is_empty());
+        // Phrases of three words, and titles and closings as they may be written.
+        let found = names(
+            "GOOD MORNING DR. Okafor,\n\nMit freundlichen Grüßen\nHans Müller\n",
+            &[],
+            &none,
+        );
+        let people: Vec<&str> = found.iter().map(|(_, t)| t.as_str()).collect();
+        assert_eq!(people, vec!["Okafor", "Hans Müller"]);
         assert!(names("Dear Customer,\n", &[], &none).is_empty());
         let cjk = names("Dear 王伟,\n", &[], &none);
         assert_eq!(cjk, vec![(Entity::Person, "王伟".to_string())]);

@@ -1,183 +1,164 @@
-//! A read-only set of words for the name and place dictionaries.
+//! Read-only maps from words to a byte of flags, for the name and place dictionaries and the
+//! small word lists of the detectors.
 //!
-//! The dictionaries hold some 300,000 entries and are looked up for every capitalised word.
-//! A `HashSet<String>` costs an allocation per entry when it is built (a quarter of a second
-//! at start-up, longer than redacting a megabyte) and `SipHash` per lookup. Here the entries
-//! live in one buffer and an open-addressing table of their positions is probed with xxh3,
-//! so building is one pass over the file and a lookup is one hash and, nearly always, one
-//! comparison.
+//! The dictionaries hold some 300,000 entries and are looked up for every capitalised word,
+//! so a lookup must cost one cache miss at most. A `HashMap<String, u8>` costs an allocation
+//! per entry when it is built, `SipHash` per lookup, and a miss for the bucket, another for
+//! the key's heap text. Here a word is known by its 64-bit xxh3 hash (fixed seed): each slot
+//! of an open-addressing table is one `u64`, the hash's upper 56 bits and the word's flags in
+//! the low byte, so a lookup is one hash and one cache line. Two different words share 56
+//! bits of hash and the index bits with a probability of about 2^-56 per pair: for the
+//! 300,000 entries, a false hit about once in 10^11 lookups, far below any detector's error.
 
 use xxhash_rust::xxh3::xxh3_64;
 
-/// An entry number and the high 32 bits of its hash.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Slot {
-    entry: u32,
-    tag: u32,
+/// The part of a slot that identifies the word (the low byte holds its flags).
+const ID: u64 = !0xFF;
+
+/// The identity of `word` in a slot: its hash's upper 56 bits, never zero (zero is an empty
+/// slot).
+fn id(word: &[u8]) -> u64 {
+    let id = xxh3_64(word) & ID;
+    if id == 0 {
+        0x100
+    } else {
+        id
+    }
 }
 
-/// An empty slot of the table.
-const EMPTY: Slot = Slot {
-    entry: u32::MAX,
-    tag: 0,
-};
-
-/// The table index bits and the tag of `word`.
-fn hash(word: &[u8]) -> (usize, u32) {
-    let h = xxh3_64(word);
-    #[allow(clippy::cast_possible_truncation)] // the halves of a 64-bit hash
-    (h as u32 as usize, (h >> 32) as u32)
-}
-
-/// Words in one buffer, found through an open-addressing table.
+/// Words, each with a non-zero byte of flags, in an open-addressing table (linear probing).
 #[derive(Debug, Clone, Default)]
-pub struct WordSet {
-    /// The entries, one after another.
-    text: String,
-    /// Where each entry starts in `text` and ends, by entry number.
-    spans: Vec<(u32, u32)>,
-    /// Entry numbers by hash (linear probing), each with the high half of its hash so that
-    /// a miss (most lookups) rarely touches the entries; a power of two in size, at most
-    /// half full.
-    slots: Vec<Slot>,
+pub struct WordFlags {
+    /// `id | flags` per slot, 0 when empty; a power of two in size, at most three quarters
+    /// full.
+    slots: Vec<u64>,
+    len: usize,
 }
 
-impl WordSet {
-    /// The set of `words` (duplicates kept once).
-    pub fn new<'a>(words: impl IntoIterator<Item = &'a str>) -> Self {
-        let mut set = WordSet::default();
+impl WordFlags {
+    /// The map of `words`, each with `flags` (non-zero).
+    pub fn new<'a>(words: impl IntoIterator<Item = &'a str>, flags: u8) -> Self {
+        let mut map = WordFlags::default();
         for w in words {
-            set.insert(w);
+            map.insert(w, flags);
         }
-        set
+        map
     }
 
-    /// The number of distinct entries.
+    /// The number of distinct words.
     pub fn len(&self) -> usize {
-        self.spans.len()
+        self.len
     }
 
-    /// Whether the set has no entries.
+    /// Whether the map has no words.
     pub fn is_empty(&self) -> bool {
-        self.spans.is_empty()
+        self.len == 0
     }
 
-    /// Entry number `n`.
-    pub fn entry(&self, n: u32) -> &str {
-        let (start, end) = self.spans[n as usize];
-        &self.text[start as usize..end as usize]
-    }
-
-    /// The slot where `word` is, or the empty slot where it would go.
-    fn probe(&self, word: &[u8]) -> usize {
+    /// The slot where the word of identity `id` is, or the empty slot where it would go.
+    fn probe(&self, id: u64) -> usize {
         let mask = self.slots.len() - 1;
-        let (index, tag) = hash(word);
-        // The table is at most half full, so the walk ends at an empty slot.
-        let mut i = index & mask;
+        // The identity's low bits pick the slot; the table is never full, so the walk ends.
+        #[allow(clippy::cast_possible_truncation)] // a mask of the table's size
+        let mut i = (id >> 8) as usize & mask;
         loop {
             let slot = self.slots[i];
-            if slot == EMPTY || (slot.tag == tag && self.entry(slot.entry).as_bytes() == word) {
+            if slot == 0 || slot & ID == id {
                 return i;
             }
             i = (i + 1) & mask;
         }
     }
 
-    /// Whether `word` is in the set.
-    pub fn contains(&self, word: &str) -> bool {
-        self.get(word).is_some()
+    /// The flags of the word whose bytes are `word`: 0 when it is not in the map.
+    pub fn get_bytes(&self, word: &[u8]) -> u8 {
+        if self.slots.is_empty() {
+            return 0;
+        }
+        #[allow(clippy::cast_possible_truncation)] // the low byte
+        let flags = self.slots[self.probe(id(word))] as u8;
+        flags
     }
 
-    /// The number of `word`'s entry (entries are numbered from 0 in the order added).
-    pub fn get(&self, word: &str) -> Option<u32> {
+    /// The flags of `word`, as written: 0 when it is not in the map.
+    pub fn get(&self, word: &str) -> u8 {
         self.get_bytes(word.as_bytes())
     }
 
-    /// The number of the entry whose bytes are `word`.
-    pub fn get_bytes(&self, word: &[u8]) -> Option<u32> {
-        if self.slots.is_empty() {
-            return None;
-        }
-        let slot = self.slots[self.probe(word)];
-        (slot != EMPTY).then_some(slot.entry)
+    /// Whether `word` is in the map.
+    pub fn contains(&self, word: &str) -> bool {
+        self.get(word) != 0
     }
 
-    /// Whether `word`, lower-cased, is in the set (of lower-case entries). An ASCII word
-    /// (nearly all) is lower-cased on the stack.
-    pub fn contains_lowercase(&self, word: &str) -> bool {
+    /// The flags of `word` lower-cased (for maps of lower-case words). An ASCII word (nearly
+    /// all) is lower-cased on the stack.
+    pub fn get_lowercase(&self, word: &str) -> u8 {
         let mut buf = [0u8; 48];
         if word.is_ascii() && word.len() <= buf.len() {
             let lower = &mut buf[..word.len()];
             for (l, b) in lower.iter_mut().zip(word.bytes()) {
                 *l = b.to_ascii_lowercase();
             }
-            return self.get_bytes(lower).is_some();
+            return self.get_bytes(lower);
         }
-        self.contains(&word.to_lowercase())
+        self.get(&word.to_lowercase())
     }
 
-    /// Adds `word` and returns its entry number (the old one if it was there). Entries past
-    /// 4 GiB of text in all are not kept (no dictionary is near): `None`.
-    pub fn insert(&mut self, word: &str) -> Option<u32> {
-        if (self.spans.len() + 1) * 2 > self.slots.len() {
+    /// Whether `word`, lower-cased, is in the map.
+    pub fn contains_lowercase(&self, word: &str) -> bool {
+        self.get_lowercase(word) != 0
+    }
+
+    /// Adds `word` with `flags` (or-ed into its flags if it is there). Zero flags add
+    /// nothing: a word is in the map when it has a flag.
+    pub fn insert(&mut self, word: &str, flags: u8) {
+        if flags == 0 {
+            return;
+        }
+        if (self.len + 1) * 4 > self.slots.len() * 3 {
             self.grow();
         }
-        let at = self.probe(word.as_bytes());
-        if self.slots[at] != EMPTY {
-            return Some(self.slots[at].entry);
+        let id = id(word.as_bytes());
+        let at = self.probe(id);
+        if self.slots[at] == 0 {
+            self.len += 1;
+            self.slots[at] = id;
         }
-        let (Ok(start), Ok(end), Ok(n)) = (
-            u32::try_from(self.text.len()),
-            u32::try_from(self.text.len() + word.len()),
-            u32::try_from(self.spans.len()),
-        ) else {
-            return None;
-        };
-        self.text.push_str(word);
-        self.spans.push((start, end));
-        self.slots[at] = Slot {
-            entry: n,
-            tag: hash(word.as_bytes()).1,
-        };
-        Some(n)
+        self.slots[at] |= u64::from(flags);
     }
 
     fn grow(&mut self) {
         let size = (self.slots.len() * 2).max(64);
-        self.slots = vec![EMPTY; size];
-        let mask = size - 1;
-        for n in 0..self.spans.len() {
-            #[allow(clippy::cast_possible_truncation)] // entry numbers fit in u32 (see insert)
-            let n = n as u32;
-            let (index, tag) = hash(self.entry(n).as_bytes());
-            let mut i = index & mask;
-            while self.slots[i] != EMPTY {
-                i = (i + 1) & mask;
-            }
-            self.slots[i] = Slot { entry: n, tag };
+        let old = std::mem::replace(&mut self.slots, vec![0; size]);
+        for slot in old.into_iter().filter(|&s| s != 0) {
+            let at = self.probe(slot & ID);
+            self.slots[at] = slot;
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::WordSet;
+    use super::WordFlags;
 
     #[test]
     fn finds_what_was_inserted_and_nothing_else() {
         let words: Vec<String> = (0..10_000).map(|i| format!("w{i}")).collect();
-        let set = WordSet::new(words.iter().map(String::as_str).chain(["w1", "w2"]));
-        assert_eq!(set.len(), 10_000);
-        assert!(words.iter().all(|w| set.contains(w)));
-        assert!(!set.contains("w10000"));
-        assert!(!set.contains(""));
-        assert_eq!(set.get("w0"), Some(0));
-        assert_eq!(set.get("w9999"), Some(9999));
-        assert!(!WordSet::default().contains("w1"));
-        assert!(WordSet::default().is_empty());
-        let accents = WordSet::new(["Müller", "Zürich"]);
+        let mut map = WordFlags::new(words.iter().map(String::as_str).chain(["w1", "w2"]), 1);
+        assert_eq!(map.len(), 10_000);
+        assert!(words.iter().all(|w| map.contains(w)));
+        assert!(!map.contains("w10000"));
+        assert!(!map.contains(""));
+        map.insert("w1", 4);
+        assert_eq!(map.get("w1"), 5);
+        assert_eq!(map.get("w9999"), 1);
+        map.insert("w3", 0);
+        assert_eq!(map.get("w3"), 1);
+        assert!(!WordFlags::default().contains("w1"));
+        assert!(WordFlags::default().is_empty());
+        let accents = WordFlags::new(["Müller", "Zürich"], 2);
         assert!(accents.contains("Zürich") && !accents.contains("Zurich"));
-        let lower = WordSet::new(["reading", "zürich"]);
+        let lower = WordFlags::new(["reading", "zürich"], 1);
         assert!(lower.contains_lowercase("Reading") && lower.contains_lowercase("ZÜRICH"));
         assert!(!lower.contains_lowercase("Paris"));
     }
