@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::fmt::Write as _;
 use std::path::Path;
 
 use common::{bin, golden, ok, run_ok};
@@ -358,4 +359,116 @@ fn message_findings_give_spans_per_field() {
     assert_eq!(&body[b..e], "4111 1111 1111 1111");
     assert_eq!(field("subject")["type"], "PHONE_NUMBER");
     assert_eq!(line["findings"]["counts"]["CREDIT_CARD"], 1);
+}
+
+#[test]
+fn text_field_records_come_out_redacted_in_order_with_their_spans() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    // More records than one block (2048 lines), so that blocks are reused and reordered
+    // across threads; a blank line, a line that is not JSON and one without the field among
+    // them.
+    let mut lines = String::new();
+    for i in 0..5000 {
+        match i {
+            100 => lines.push('\n'),
+            2500 => lines.push_str("not json\n"),
+            4000 => lines.push_str("{\"id\": 4000, \"other\": \"x\"}\n"),
+            _ => {
+                let _ = writeln!(
+                    lines,
+                    "{{\"id\": {i}, \"text\": \"Call me on +1 415 555 0{:03} or mail r{i}@example.org\\n\", \"extra\": [1, 2]}}",
+                    i % 1000
+                );
+            }
+        }
+    }
+    std::fs::write(&input, lines).unwrap();
+    let output = dir.path().join("out.jsonl");
+    let findings = dir.path().join("findings.jsonl");
+    let out = bin()
+        .args([
+            "redact",
+            "--input",
+            &format!("jsonl:{}", input.display()),
+            "--text-field",
+            "text",
+            "--output",
+            output.to_str().unwrap(),
+            "--findings",
+            findings.to_str().unwrap(),
+            "--threads",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("line 2501: not a JSON object"), "{stderr}");
+    assert!(
+        stderr.contains("line 4001: no text field `text`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("(2 skipped)"), "{stderr}");
+
+    let records = lines_of(&output);
+    let spans = lines_of(&findings);
+    assert_eq!(records.len(), 4997);
+    assert_eq!(spans.len(), 4997);
+    let expected: Vec<u64> = (0..5000)
+        .filter(|i| ![100, 2500, 4000].contains(i))
+        .collect();
+    let ids: Vec<u64> = records.iter().map(|r| r["id"].as_u64().unwrap()).collect();
+    assert_eq!(ids, expected, "records come out in input order");
+    let span_ids: Vec<u64> = spans.iter().map(|r| r["id"].as_u64().unwrap()).collect();
+    assert_eq!(span_ids, expected);
+    for (record, found) in records.iter().zip(&spans) {
+        let text = record["text"].as_str().unwrap();
+        // The default policy keeps an address's domain, never its local part.
+        let local = format!("r{}@", record["id"]);
+        assert!(
+            !text.contains("415 555") && !text.contains(&local),
+            "{text}"
+        );
+        assert_eq!(text, "Call me on [PHONE] or mail [EMAIL]@example.org\n");
+        let types: Vec<&str> = found["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(types, ["PHONE_NUMBER", "EMAIL_ADDRESS"], "{found}");
+        // Offsets are into the original text: the phone number starts after "Call me on ".
+        assert_eq!(found["findings"][0]["start"], 11);
+        assert_eq!(found["findings"][0]["bstart"], 11);
+    }
+
+    // Without --findings, the same redacted records.
+    let again = dir.path().join("again.jsonl");
+    run_ok([
+        "redact",
+        "-q",
+        "--input",
+        &format!("jsonl:{}", input.display()),
+        "--text-field",
+        "text",
+        "--output",
+        again.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        std::fs::read(&again).unwrap(),
+        std::fs::read(&output).unwrap()
+    );
+}
+
+fn lines_of(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
