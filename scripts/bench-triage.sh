@@ -10,13 +10,8 @@ cd "$(dirname "$0")/.."
 build_mailtriage
 scripts/fetch-corpus.sh >/dev/null
 
-VENV=target/bench-venv
-if [ ! -x "$VENV/bin/python" ]; then
-  python3 -m venv "$VENV" || { echo "error: python3 -m venv failed: install python3-venv (apt-get install -y python3-venv)" >&2; exit 1; }
-fi
-"$VENV/bin/python" -c "import sklearn, fasttext" 2>/dev/null || \
-  "$VENV/bin/pip" install -q scikit-learn fasttext-numpy2 || \
-  { echo "error: could not install scikit-learn and fasttext-numpy2 from PyPI" >&2; exit 1; }
+. scripts/lib/bench-venv.sh
+bench_venv
 
 python3 scripts/bench/bench_triage.py --bin "$MAILTRIAGE" --corpus data/spamassassin \
-  --python "$VENV/bin/python" --runs "${RUNS:-3}"
+  --python "$BENCH_PY" --runs "${RUNS:-3}"
