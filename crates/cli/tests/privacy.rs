@@ -8,7 +8,7 @@ mod common;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use common::{bin, golden, ok, run_ok};
+use common::{bin, golden, json_lines, ok, run_ok};
 
 /// The seeded values, as written in the mail. Each must vanish from every output.
 const SECRETS: &[&str] = &[
@@ -386,27 +386,19 @@ fn text_field_records_come_out_redacted_in_order_with_their_spans() {
     std::fs::write(&input, lines).unwrap();
     let output = dir.path().join("out.jsonl");
     let findings = dir.path().join("findings.jsonl");
-    let out = bin()
-        .args([
-            "redact",
-            "--input",
-            &format!("jsonl:{}", input.display()),
-            "--text-field",
-            "text",
-            "--output",
-            output.to_str().unwrap(),
-            "--findings",
-            findings.to_str().unwrap(),
-            "--threads",
-            "2",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = ok(bin().args([
+        "redact",
+        "--input",
+        &format!("jsonl:{}", input.display()),
+        "--text-field",
+        "text",
+        "--output",
+        output.to_str().unwrap(),
+        "--findings",
+        findings.to_str().unwrap(),
+        "--threads",
+        "2",
+    ]));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("line 2501: not a JSON object"), "{stderr}");
     assert!(
@@ -415,8 +407,8 @@ fn text_field_records_come_out_redacted_in_order_with_their_spans() {
     );
     assert!(stderr.contains("(2 skipped)"), "{stderr}");
 
-    let records = lines_of(&output);
-    let spans = lines_of(&findings);
+    let records = json_lines(&std::fs::read(&output).unwrap());
+    let spans = json_lines(&std::fs::read(&findings).unwrap());
     assert_eq!(records.len(), 4997);
     assert_eq!(spans.len(), 4997);
     let expected: Vec<u64> = (0..5000)
@@ -463,12 +455,4 @@ fn text_field_records_come_out_redacted_in_order_with_their_spans() {
         std::fs::read(&again).unwrap(),
         std::fs::read(&output).unwrap()
     );
-}
-
-fn lines_of(path: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
