@@ -224,30 +224,25 @@ impl Dictionaries {
                 .map(String::as_str),
             1,
         );
-        let mut dict = Dictionaries {
-            words: WordFlags::default(),
-            has_places: false,
-        };
-        let mut mark = |word: &str, flag: u8| {
+        let kind = |word: &str, flag: u8| {
             let ambiguous = if common.contains_lowercase(word) {
                 WordKind::AMBIGUOUS
             } else {
                 0
             };
-            dict.words.insert(word, flag | ambiguous);
+            flag | ambiguous
         };
-        for w in entries(first_names) {
-            mark(w, WordKind::FIRST_NAME);
-        }
-        for w in entries(surnames) {
-            mark(w, WordKind::SURNAME);
-        }
-        for w in entries(places) {
-            mark(w, WordKind::PLACE);
-            if let Some((start, _)) = w.split_once(' ') {
-                mark(start, WordKind::PLACE_START);
-            }
-        }
+        let place_starts = entries(places).filter_map(|w| w.split_once(' ')).map(|(start, _)| start);
+        let words = entries(first_names)
+            .map(|w| (w, WordKind::FIRST_NAME))
+            .chain(entries(surnames).map(|w| (w, WordKind::SURNAME)))
+            .chain(entries(places).map(|w| (w, WordKind::PLACE)))
+            .chain(place_starts.map(|w| (w, WordKind::PLACE_START)))
+            .map(|(w, flag)| (w, kind(w, flag)));
+        let mut dict = Dictionaries {
+            words: WordFlags::from_words(words),
+            has_places: false,
+        };
         super::names::add_small_lists(&mut dict.words);
         dict.has_places = entries(places).next().is_some();
         dict

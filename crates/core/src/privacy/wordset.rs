@@ -45,6 +45,42 @@ impl WordFlags {
         map
     }
 
+    /// The map of many words at once, each with its flags (a word listed twice gets the
+    /// union of its flags). Faster than inserting one by one for large lists: the table is
+    /// sized once, and the words go in in the order of their slots, so the writes walk the
+    /// table instead of missing the cache on every word.
+    pub fn from_words<'a>(words: impl IntoIterator<Item = (&'a str, u8)>) -> Self {
+        let mut ids: Vec<u64> = words
+            .into_iter()
+            .filter(|&(_, flags)| flags != 0)
+            .map(|(w, flags)| id(w.as_bytes()) | u64::from(flags))
+            .collect();
+        ids.sort_unstable();
+        // One entry per word: its flags or-ed together (equal ids are adjacent).
+        let mut merged: Vec<u64> = Vec::with_capacity(ids.len());
+        for slot in ids {
+            match merged.last_mut() {
+                Some(last) if *last & ID == slot & ID => *last |= slot,
+                _ => merged.push(slot),
+            }
+        }
+        let mut size = 64;
+        while merged.len() * 4 > size * 3 {
+            size *= 2;
+        }
+        let mut map = WordFlags {
+            slots: vec![0; size],
+            len: merged.len(),
+        };
+        let home = |slot: u64| (slot >> 8) as usize & (size - 1);
+        merged.sort_unstable_by_key(|&slot| home(slot));
+        for slot in merged {
+            let at = map.probe(slot & ID);
+            map.slots[at] = slot;
+        }
+        map
+    }
+
     /// The number of distinct words.
     pub fn len(&self) -> usize {
         self.len
@@ -161,5 +197,26 @@ mod tests {
         let lower = WordFlags::new(["reading", "zürich"], 1);
         assert!(lower.contains_lowercase("Reading") && lower.contains_lowercase("ZÜRICH"));
         assert!(!lower.contains_lowercase("Paris"));
+    }
+
+    #[test]
+    fn built_at_once_is_built_one_by_one() {
+        let words: Vec<String> = (0..5_000).map(|i| format!("w{}", i % 4_000)).collect();
+        let flagged = words
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (w.as_str(), [1u8, 2, 4, 0][i % 4]));
+        let at_once = WordFlags::from_words(flagged.clone());
+        let mut one_by_one = WordFlags::default();
+        for (w, flags) in flagged {
+            one_by_one.insert(w, flags);
+        }
+        assert_eq!(at_once.len(), one_by_one.len());
+        for i in 0..4_100 {
+            let w = format!("w{i}");
+            assert_eq!(at_once.get(&w), one_by_one.get(&w), "{w}");
+        }
+        assert!(WordFlags::from_words([]).is_empty());
+        assert_eq!(WordFlags::from_words([("a", 0)]).get("a"), 0);
     }
 }
