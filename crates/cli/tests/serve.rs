@@ -426,14 +426,16 @@ fn acknowledged_feedback_survives_sigkill_and_the_audit_chain_catches_tampering(
 }
 
 /// Waits until the registry holds at least `n` models.
+/// The registry once it holds `n` models and the guardrail has decided the newest (a
+/// candidate is listed before its promotion or rejection is written).
 fn models_at_least(addr: SocketAddr, admin: &str, n: usize) -> Value {
     let started = Instant::now();
     loop {
         let (status, body) = http(addr, "GET", "/v1/models", Some(admin), "", b"");
         assert_eq!(status, 200);
-        if body["models"].as_array().unwrap().len() >= n
-            || started.elapsed() > Duration::from_mins(1)
-        {
+        let models = body["models"].as_array().unwrap();
+        let decided = models.last().is_some_and(|m| m["status"] != "candidate");
+        if (models.len() >= n && decided) || started.elapsed() > Duration::from_mins(1) {
             return body;
         }
         std::thread::sleep(Duration::from_millis(50));

@@ -79,24 +79,20 @@ pub fn to_bytes(model: &Model) -> (Vec<u8>, String) {
     out.extend_from_slice(&json);
     for head in &model.heads {
         let lin = &head.linear;
-        let k = lin.classes;
         for v in lin.bias.iter().chain(&lin.bias_g2) {
             out.extend_from_slice(&v.to_le_bytes());
         }
-        let rows: Vec<usize> = (0..lin.weights.len() / k.max(1))
+        let rows: Vec<usize> = (0..lin.slots())
             .filter(|&slot| {
-                lin.weights[slot * k..slot * k + k]
-                    .iter()
-                    .any(|w| *w != 0.0)
+                lin.weights(slot)
+                    .is_some_and(|w| w.iter().any(|w| *w != 0.0))
             })
             .collect();
         out.extend_from_slice(&(rows.len() as u32).to_le_bytes());
         for slot in rows {
             out.extend_from_slice(&(slot as u32).to_le_bytes());
-            for v in &lin.weights[slot * k..slot * k + k] {
-                out.extend_from_slice(&v.to_le_bytes());
-            }
-            for v in &lin.weight_g2[slot * k..slot * k + k] {
+            let row = lin.weights(slot).into_iter().flatten();
+            for v in row.chain(lin.weight_g2(slot).into_iter().flatten()) {
                 out.extend_from_slice(&v.to_le_bytes());
             }
         }
@@ -206,10 +202,10 @@ pub fn from_bytes(bytes: &[u8]) -> Result<(Model, String), ModelError> {
             if slot >= slots {
                 return Err(bad("model row outside the feature space"));
             }
-            for v in &mut linear.weights[slot * k..slot * k + k] {
-                *v = r.f32()?;
-            }
-            for v in &mut linear.weight_g2[slot * k..slot * k + k] {
+            let Some((weights, g2)) = linear.row_mut(slot) else {
+                return Err(bad("model row outside the feature space"));
+            };
+            for v in weights.iter_mut().chain(g2) {
                 *v = r.f32()?;
             }
         }

@@ -32,12 +32,12 @@ impl Default for LearnRate {
 pub struct LinearHead {
     /// Number of classes.
     pub classes: usize,
-    /// Weights, slot-major: `weights[slot * classes + class]`.
-    pub weights: Vec<f32>,
+    /// Per slot, its row: the `classes` weights, then their `classes` sums of squared
+    /// gradients (AdaGrad). One row is one cache line for the usual few classes: the
+    /// scoring that comes before an update brings in the accumulators the update needs.
+    params: Vec<f32>,
     /// Bias per class.
     pub bias: Vec<f32>,
-    /// Sum of squared gradients per weight (AdaGrad).
-    pub weight_g2: Vec<f32>,
     /// Sum of squared gradients per bias.
     pub bias_g2: Vec<f32>,
 }
@@ -49,11 +49,34 @@ impl LinearHead {
     pub fn new(slots: usize, classes: usize) -> Self {
         LinearHead {
             classes,
-            weights: vec![0.0; slots * classes],
+            params: vec![0.0; slots * classes * 2],
             bias: vec![0.0; classes],
-            weight_g2: vec![0.0; slots * classes],
             bias_g2: vec![0.0; classes],
         }
+    }
+
+    /// The number of slots.
+    pub fn slots(&self) -> usize {
+        self.params.len() / (2 * self.classes).max(1)
+    }
+
+    /// The weights of `slot`, one per class (none outside the head).
+    pub fn weights(&self, slot: usize) -> Option<&[f32]> {
+        let k = self.classes;
+        self.params.get(slot * 2 * k..slot * 2 * k + k)
+    }
+
+    /// The sums of squared gradients of `slot`'s weights.
+    pub fn weight_g2(&self, slot: usize) -> Option<&[f32]> {
+        let k = self.classes;
+        self.params.get(slot * 2 * k + k..(slot + 1) * 2 * k)
+    }
+
+    /// The weights of `slot` and their sums of squared gradients, to change.
+    pub fn row_mut(&mut self, slot: usize) -> Option<(&mut [f32], &mut [f32])> {
+        let k = self.classes;
+        let row = self.params.get_mut(slot * 2 * k..(slot + 1) * 2 * k)?;
+        Some(row.split_at_mut(k))
     }
 
     /// The raw score of each class.
@@ -63,11 +86,9 @@ impl LinearHead {
 
     /// The raw score of each class, from `(slot, value)` pairs however they are held.
     pub fn logits_of(&self, x: impl Iterator<Item = (u32, f32)>) -> Vec<f32> {
-        let k = self.classes;
         let mut out = self.bias.clone();
         for (slot, value) in x {
-            let row = slot as usize * k;
-            if let Some(w) = self.weights.get(row..row + k) {
+            if let Some(w) = self.weights(slot as usize) {
                 for (o, w) in out.iter_mut().zip(w) {
                     *o += w * value;
                 }
@@ -89,7 +110,6 @@ impl LinearHead {
         rate: &LearnRate,
         weight: f32,
     ) -> f32 {
-        let k = self.classes;
         let probabilities = softmax(&self.logits(x), 1.0);
         let loss = -probabilities
             .get(label)
@@ -103,12 +123,9 @@ impl LinearHead {
             .map(|(c, p)| weight * (p - f32::from(u8::from(c == label))))
             .collect();
         for &(slot, value) in x {
-            let row = slot as usize * k;
-            if row + k > self.weights.len() {
+            let Some((weights, g2s)) = self.row_mut(slot as usize) else {
                 continue;
-            }
-            let weights = &mut self.weights[row..row + k];
-            let g2s = &mut self.weight_g2[row..row + k];
+            };
             for ((w, g2), grad) in weights.iter_mut().zip(g2s.iter_mut()).zip(&gradient) {
                 let g = grad * value + rate.l2 * *w;
                 *g2 += g * g;
@@ -127,7 +144,7 @@ impl LinearHead {
         let first = heads.first()?;
         if heads
             .iter()
-            .any(|h| h.classes != first.classes || h.weights.len() != first.weights.len())
+            .any(|h| h.classes != first.classes || h.params.len() != first.params.len())
         {
             return None;
         }
@@ -143,9 +160,8 @@ impl LinearHead {
         };
         Some(LinearHead {
             classes: first.classes,
-            weights: mean(|h| &h.weights),
+            params: mean(|h| &h.params),
             bias: mean(|h| &h.bias),
-            weight_g2: mean(|h| &h.weight_g2),
             bias_g2: mean(|h| &h.bias_g2),
         })
     }
@@ -215,7 +231,7 @@ mod tests {
         assert!(softmax(&head.logits(&b), 1.0)[1] > 0.95);
         let zero = LinearHead::new(16, 2);
         let mean = LinearHead::average(&[&head, &zero]).unwrap();
-        assert!((mean.weights[2] - head.weights[2] / 2.0).abs() < 1e-6);
+        assert!((mean.params[2] - head.params[2] / 2.0).abs() < 1e-6);
         assert!(LinearHead::average(&[&head, &LinearHead::new(8, 2)]).is_none());
     }
 

@@ -255,14 +255,12 @@ impl Model {
         let (Some(h), Some(s)) = (self.heads.get(head), scores.heads.get(head)) else {
             return Vec::new();
         };
-        let classes = h.linear.classes;
         let mut contributions: Vec<(f32, usize)> = features
             .entries
             .iter()
             .enumerate()
             .filter_map(|(i, f)| {
-                let row = f.index as usize * classes;
-                let w = h.linear.weights.get(row..row + classes)?;
+                let w = h.linear.weights(f.index as usize)?;
                 let against = s.runner_up.map_or(0.0, |r| w[r]);
                 Some((f.value * (w[s.top] - against), i))
             })

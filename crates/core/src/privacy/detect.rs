@@ -232,7 +232,9 @@ impl Dictionaries {
             };
             flag | ambiguous
         };
-        let place_starts = entries(places).filter_map(|w| w.split_once(' ')).map(|(start, _)| start);
+        let place_starts = entries(places)
+            .filter_map(|w| w.split_once(' '))
+            .map(|(start, _)| start);
         let words = entries(first_names)
             .map(|w| (w, WordKind::FIRST_NAME))
             .chain(entries(surnames).map(|w| (w, WordKind::SURNAME)))
