@@ -535,9 +535,9 @@ const DATE_CONTEXT: &[&str] = &[
 #[derive(Debug)]
 pub struct Detector {
     patterns: Regex,
-    markers: AhoCorasick,
-    /// How many leading entries of `markers` are the built-in phrases (the rest are terms).
-    builtin_markers: usize,
+    /// The policy's confidential terms (none when it lists none): they may be any text, so
+    /// they are searched for; the built-in markers are looked for at word starts instead.
+    terms: Option<AhoCorasick>,
     dictionaries: Dictionaries,
 }
 
@@ -563,24 +563,27 @@ impl Detector {
             .configure(Regex::config().hybrid_cache_capacity(32 << 20))
             .build_many(&PATTERNS.iter().map(|(p, _)| *p).collect::<Vec<_>>())
             .map_err(|e| DetectorError::Patterns(e.to_string()))?;
-        let mut phrases: Vec<&str> = MARKERS.to_vec();
-        phrases.extend(
-            terms
-                .iter()
-                .map(String::as_str)
-                .filter(|t| !t.trim().is_empty()),
-        );
-        // A DFA: the markers are searched over every text, and it scans fastest.
-        let markers = AhoCorasickBuilder::new()
-            .kind(Some(AhoCorasickKind::DFA))
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(&phrases)
-            .map_err(|e| DetectorError::Terms(e.to_string()))?;
+        let terms: Vec<&str> = terms
+            .iter()
+            .map(String::as_str)
+            .filter(|t| !t.trim().is_empty())
+            .collect();
+        // A DFA: the terms are searched over every text, and it scans fastest.
+        let terms = if terms.is_empty() {
+            None
+        } else {
+            Some(
+                AhoCorasickBuilder::new()
+                    .kind(Some(AhoCorasickKind::DFA))
+                    .ascii_case_insensitive(true)
+                    .match_kind(MatchKind::LeftmostLongest)
+                    .build(&terms)
+                    .map_err(|e| DetectorError::Terms(e.to_string()))?,
+            )
+        };
         Ok(Detector {
             patterns,
-            markers,
-            builtin_markers: MARKERS.len(),
+            terms,
             dictionaries,
         })
     }
@@ -590,8 +593,10 @@ impl Detector {
     pub fn find(&self, text: &str, known_names: &[&str]) -> Vec<Finding> {
         let mut found = Vec::new();
         self.structured(text, &mut found);
-        self.confidential(text, &mut found);
-        self.people_and_places(text, known_names, &mut found);
+        let words = super::names::words(text);
+        markers(text, &words, &mut found);
+        self.terms(text, &mut found);
+        super::names::find(text, words, known_names, &self.dictionaries, &mut found);
         resolve(found)
     }
 
@@ -608,30 +613,102 @@ impl Detector {
         }
     }
 
-    fn confidential(&self, text: &str, out: &mut Vec<Finding>) {
-        let bytes = text.as_bytes();
-        for m in self.markers.find_iter(text) {
-            // Whole words only: `confidentiality` is not the marker `confidential`.
-            let before = m.start().checked_sub(1).map(|i| bytes[i]);
-            let after = bytes.get(m.end()).copied();
-            if before.is_some_and(|b| b.is_ascii_alphanumeric())
-                || after.is_some_and(|b| b.is_ascii_alphanumeric())
-            {
-                continue;
+    fn terms(&self, text: &str, out: &mut Vec<Finding>) {
+        let Some(terms) = &self.terms else { return };
+        for m in terms.find_iter(text) {
+            if whole_words(text, m.start(), m.end()) {
+                out.push(Finding {
+                    entity: Entity::Confidential,
+                    start: m.start(),
+                    end: m.end(),
+                    score: 1.0,
+                    detector: "policy_terms",
+                });
             }
-            let term = m.pattern().as_usize() >= self.builtin_markers;
-            out.push(Finding {
-                entity: Entity::Confidential,
-                start: m.start(),
-                end: m.end(),
-                score: if term { 1.0 } else { 0.9 },
-                detector: if term { "policy_terms" } else { "markers" },
-            });
         }
     }
+}
 
-    fn people_and_places(&self, text: &str, known: &[&str], out: &mut Vec<Finding>) {
-        super::names::find(text, known, &self.dictionaries, out);
+/// Whether `start..end` is whole words: `confidentiality` is not the marker `confidential`.
+fn whole_words(text: &str, start: usize, end: usize) -> bool {
+    let bytes = text.as_bytes();
+    let before = start.checked_sub(1).map(|i| bytes[i]);
+    let after = bytes.get(end).copied();
+    !before.is_some_and(|b| b.is_ascii_alphanumeric())
+        && !after.is_some_and(|b| b.is_ascii_alphanumeric())
+}
+
+/// The built-in markers by the length of their first word up to a hyphen or apostrophe (at
+/// most 15 bytes: `attorney` of `attorney-client`) and its first letter, longest phrase
+/// first: a word can start a marker only if both agree, so most words cost a table look and
+/// none a string comparison.
+static MARKER_INDEX: std::sync::LazyLock<Vec<Vec<&'static str>>> =
+    std::sync::LazyLock::new(|| {
+        let mut index = vec![Vec::new(); 16 * 26];
+        for phrase in MARKERS {
+            if let Some(slot) = marker_slot(phrase.as_bytes()) {
+                index[slot].push(*phrase);
+            }
+        }
+        for list in &mut index {
+            list.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        }
+        index
+    });
+
+/// Letters that start a built-in marker, one bit each.
+const MARKER_LETTERS: u32 = {
+    let mut bits = 0u32;
+    let mut i = 0;
+    while i < MARKERS.len() {
+        bits |= 1 << (MARKERS[i].as_bytes()[0] - b'a');
+        i += 1;
+    }
+    bits
+};
+
+/// The index slot of a word (or a phrase) by its first letter and the length of its first
+/// part (up to a space, hyphen or apostrophe).
+fn marker_slot(word: &[u8]) -> Option<usize> {
+    let letter = word.first()?.to_ascii_lowercase();
+    if !letter.is_ascii_lowercase() || MARKER_LETTERS & (1 << (letter - b'a')) == 0 {
+        return None;
+    }
+    let len = word
+        .iter()
+        .position(|b| matches!(b, b' ' | b'-' | b'\''))
+        .unwrap_or(word.len());
+    (len < 16).then(|| len * 26 + usize::from(letter - b'a'))
+}
+
+/// Confidentiality markers (case-insensitively, whole words), looked for where the words
+/// of the text start; the longest wins, and the search goes on after it.
+fn markers(text: &str, words: &[super::names::Word], out: &mut Vec<Finding>) {
+    let index = &*MARKER_INDEX;
+    let mut after = 0;
+    for w in words {
+        if w.start < after {
+            continue;
+        }
+        let Some(slot) = marker_slot(&text.as_bytes()[w.start..w.end]) else {
+            continue;
+        };
+        let found = index[slot].iter().find(|p| {
+            let end = w.start + p.len();
+            text.get(w.start..end)
+                .is_some_and(|t| t.eq_ignore_ascii_case(p))
+                && whole_words(text, w.start, end)
+        });
+        if let Some(p) = found {
+            after = w.start + p.len();
+            out.push(Finding {
+                entity: Entity::Confidential,
+                start: w.start,
+                end: after,
+                score: 0.9,
+                detector: "markers",
+            });
+        }
     }
 }
 

@@ -12,9 +12,9 @@ use super::detect::{Dictionaries, Entity, Finding, WordFlags, WordKind};
 
 /// A word: a run of letters (with inner apostrophes and hyphens), or of CJK characters.
 #[derive(Debug, Clone, Copy)]
-struct Word {
-    start: usize,
-    end: usize,
+pub(super) struct Word {
+    pub(super) start: usize,
+    pub(super) end: usize,
     /// Starts with an upper-case letter.
     upper: bool,
     /// Chinese, Japanese or Korean script (no case: names are told by position only).
@@ -33,7 +33,8 @@ fn is_cjk(c: char) -> bool {
         0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xAC00..=0xD7AF | 0xF900..=0xFAFF)
 }
 
-fn words(text: &str) -> Vec<Word> {
+/// The words of `text`, in order.
+pub(super) fn words(text: &str) -> Vec<Word> {
     let bytes = text.as_bytes();
     // A word is 32 bytes here, several times the text it covers: start small (a large
     // first guess is a fresh mapping to zero on every long message).
@@ -328,8 +329,13 @@ static PLACE_CONTEXT_SET: std::sync::LazyLock<WordFlags> =
     std::sync::LazyLock::new(|| WordFlags::new(PLACE_CONTEXT.iter().copied(), 1));
 
 /// The people and places of `text`.
-pub(super) fn find(text: &str, known: &[&str], dict: &Dictionaries, out: &mut Vec<Finding>) {
-    let mut words = words(text);
+pub(super) fn find(
+    text: &str,
+    mut words: Vec<Word>,
+    known: &[&str],
+    dict: &Dictionaries,
+    out: &mut Vec<Finding>,
+) {
     // The lookups of all capitalised words in one tight loop: they do not depend on each
     // other, so the processor overlaps their cache misses in the large dictionary table.
     for w in &mut words {
@@ -585,7 +591,7 @@ mod tests {
 
     fn names(text: &str, known: &[&str], dict: &Dictionaries) -> Vec<(Entity, String)> {
         let mut out = Vec::new();
-        find(text, known, dict, &mut out);
+        find(text, words(text), known, dict, &mut out);
         out.sort_by_key(|f| f.start);
         out.into_iter()
             .map(|f| (f.entity, text[f.start..f.end].to_string()))

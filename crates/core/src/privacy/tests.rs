@@ -136,6 +136,20 @@ fn secrets_and_confidential_markers() {
         "PRIVILEGED AND CONFIDENTIAL"
     ));
     assert!(none_of("confidentiality agreement", Entity::Confidential));
+    // Markers are found at word starts, whatever the case, the longest first, and where a
+    // hyphen or an apostrophe follows them.
+    for (text, marker) in [
+        ("Attorney-Client Privileged: the draft", "Attorney-Client Privileged"),
+        ("this is for internal use only.", "for internal use only"),
+        ("CONFIDENTIAL-DO NOT FORWARD", "CONFIDENTIAL"),
+        ("(do not forward)", "do not forward"),
+        ("the confidential's copy", "confidential"),
+        ("Streng vertraulich!", "Streng vertraulich"),
+    ] {
+        assert!(has(text, Entity::Confidential, marker), "{text}");
+    }
+    assert!(none_of("5confidential and reconfidential", Entity::Confidential));
+    assert!(none_of("do not forget", Entity::Confidential));
     let r = Redactor::new(
         Policy {
             terms: vec!["Project Falcon".into()],
