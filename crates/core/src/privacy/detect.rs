@@ -642,19 +642,18 @@ fn whole_words(text: &str, start: usize, end: usize) -> bool {
 /// most 15 bytes: `attorney` of `attorney-client`) and its first letter, longest phrase
 /// first: a word can start a marker only if both agree, so most words cost a table look and
 /// none a string comparison.
-static MARKER_INDEX: std::sync::LazyLock<Vec<Vec<&'static str>>> =
-    std::sync::LazyLock::new(|| {
-        let mut index = vec![Vec::new(); 16 * 26];
-        for phrase in MARKERS {
-            if let Some(slot) = marker_slot(phrase.as_bytes()) {
-                index[slot].push(*phrase);
-            }
+static MARKER_INDEX: std::sync::LazyLock<Vec<Vec<&'static str>>> = std::sync::LazyLock::new(|| {
+    let mut index = vec![Vec::new(); 16 * 26];
+    for phrase in MARKERS {
+        if let Some(slot) = marker_slot(phrase.as_bytes()) {
+            index[slot].push(*phrase);
         }
-        for list in &mut index {
-            list.sort_by_key(|p| std::cmp::Reverse(p.len()));
-        }
-        index
-    });
+    }
+    for list in &mut index {
+        list.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    }
+    index
+});
 
 /// Letters that start a built-in marker, one bit each.
 const MARKER_LETTERS: u32 = {

@@ -139,7 +139,10 @@ fn secrets_and_confidential_markers() {
     // Markers are found at word starts, whatever the case, the longest first, and where a
     // hyphen or an apostrophe follows them.
     for (text, marker) in [
-        ("Attorney-Client Privileged: the draft", "Attorney-Client Privileged"),
+        (
+            "Attorney-Client Privileged: the draft",
+            "Attorney-Client Privileged",
+        ),
         ("this is for internal use only.", "for internal use only"),
         ("CONFIDENTIAL-DO NOT FORWARD", "CONFIDENTIAL"),
         ("(do not forward)", "do not forward"),
@@ -148,7 +151,10 @@ fn secrets_and_confidential_markers() {
     ] {
         assert!(has(text, Entity::Confidential, marker), "{text}");
     }
-    assert!(none_of("5confidential and reconfidential", Entity::Confidential));
+    assert!(none_of(
+        "5confidential and reconfidential",
+        Entity::Confidential
+    ));
     assert!(none_of("do not forget", Entity::Confidential));
     let r = Redactor::new(
         Policy {
