@@ -684,31 +684,48 @@ fn marker_slot(word: &[u8]) -> Option<usize> {
 /// of the text start; the longest wins, and the search goes on after it.
 fn markers(text: &str, words: &[super::names::Word], out: &mut Vec<Finding>) {
     let index = &*MARKER_INDEX;
+    let bytes = text.as_bytes();
     let mut after = 0;
     for w in words {
-        if w.start < after {
-            continue;
-        }
-        let Some(slot) = marker_slot(&text.as_bytes()[w.start..w.end]) else {
-            continue;
-        };
-        let found = index[slot].iter().find(|p| {
-            let end = w.start + p.len();
-            text.get(w.start..end)
-                .is_some_and(|t| t.eq_ignore_ascii_case(p))
-                && whole_words(text, w.start, end)
-        });
-        if let Some(p) = found {
-            after = w.start + p.len();
-            out.push(Finding {
-                entity: Entity::Confidential,
-                start: w.start,
-                end: after,
-                score: 0.9,
-                detector: "markers",
-            });
+        let mut start = w.start;
+        loop {
+            if start >= after {
+                if let Some(end) = marker_at(text, start, w.end, index) {
+                    after = end;
+                    out.push(Finding {
+                        entity: Entity::Confidential,
+                        start,
+                        end,
+                        score: 0.9,
+                        detector: "markers",
+                    });
+                }
+            }
+            // After a hyphen inside the word, a marker may start again
+            // (`CONFIDENTIAL-DO NOT FORWARD`).
+            if !w.hyphen {
+                break;
+            }
+            match bytes[start..w.end].iter().position(|&b| b == b'-') {
+                Some(at) => start += at + 1,
+                None => break,
+            }
         }
     }
+}
+
+/// The end of the longest built-in marker that starts at `start`, in a word that ends at
+/// `word_end`.
+fn marker_at(text: &str, start: usize, word_end: usize, index: &[Vec<&str>]) -> Option<usize> {
+    let slot = marker_slot(&text.as_bytes()[start..word_end])?;
+    index[slot].iter().find_map(|p| {
+        let end = start + p.len();
+        let found = text
+            .get(start..end)
+            .is_some_and(|t| t.eq_ignore_ascii_case(p))
+            && whole_words(text, start, end);
+        found.then_some(end)
+    })
 }
 
 /// Validates a candidate and scores it with its context.

@@ -23,6 +23,8 @@ pub(super) struct Word {
     line_start: bool,
     /// Only spaces (no line break, no punctuation) separate it from the word before.
     joined: bool,
+    /// Has a hyphen inside (`CONFIDENTIAL-DO`): what follows it may start a phrase too.
+    pub(super) hyphen: bool,
     /// What the dictionaries say of it (looked up for capitalised, CJK and line-starting
     /// words only).
     kind: WordKind,
@@ -48,16 +50,19 @@ pub(super) fn words(text: &str) -> Vec<Word> {
         if b.is_ascii() {
             if b.is_ascii_alphabetic() {
                 let start = i;
+                let mut hyphen = false;
                 i += 1;
                 while i < bytes.len() {
                     let d = bytes[i];
                     let inner = matches!(d, b'\'' | b'-')
                         && bytes.get(i + 1).is_some_and(u8::is_ascii_alphabetic);
                     if d.is_ascii_alphabetic() || inner {
+                        hyphen |= d == b'-';
                         i += 1;
                     } else if d >= 0x80 {
                         // A non-ASCII letter inside the word (Müller): finish it decoded.
                         let end = word_end(text, i, false);
+                        hyphen |= text[i..end].contains('-');
                         i = end;
                         break;
                     } else {
@@ -71,6 +76,7 @@ pub(super) fn words(text: &str) -> Vec<Word> {
                     cjk: false,
                     line_start,
                     joined,
+                    hyphen,
                     kind: WordKind::default(),
                 });
                 line_start = false;
@@ -99,6 +105,7 @@ pub(super) fn words(text: &str) -> Vec<Word> {
                 cjk,
                 line_start,
                 joined,
+                hyphen: !cjk && text[i..end].contains('-'),
                 kind: WordKind::default(),
             });
             line_start = false;

@@ -145,6 +145,7 @@ fn secrets_and_confidential_markers() {
         ),
         ("this is for internal use only.", "for internal use only"),
         ("CONFIDENTIAL-DO NOT FORWARD", "CONFIDENTIAL"),
+        ("CONFIDENTIAL-DO NOT FORWARD", "DO NOT FORWARD"),
         ("(do not forward)", "do not forward"),
         ("the confidential's copy", "confidential"),
         ("Streng vertraulich!", "Streng vertraulich"),
