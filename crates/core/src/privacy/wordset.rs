@@ -47,36 +47,47 @@ impl WordFlags {
 
     /// The map of many words at once, each with its flags (a word listed twice gets the
     /// union of its flags). Faster than inserting one by one for large lists: the table is
-    /// sized once, and the words go in in the order of their slots, so the writes walk the
-    /// table instead of missing the cache on every word.
+    /// sized once, and the words go in grouped by the part of the table they land in (a
+    /// counting sort on their home slot's upper bits), so the writes walk the table instead
+    /// of missing the cache on every word.
     pub fn from_words<'a>(words: impl IntoIterator<Item = (&'a str, u8)>) -> Self {
-        let mut ids: Vec<u64> = words
+        let entries: Vec<u64> = words
             .into_iter()
             .filter(|&(_, flags)| flags != 0)
             .map(|(w, flags)| id(w.as_bytes()) | u64::from(flags))
             .collect();
-        ids.sort_unstable();
-        // One entry per word: its flags or-ed together (equal ids are adjacent).
-        let mut merged: Vec<u64> = Vec::with_capacity(ids.len());
-        for slot in ids {
-            match merged.last_mut() {
-                Some(last) if *last & ID == slot & ID => *last |= slot,
-                _ => merged.push(slot),
-            }
-        }
+        // Sized for every entry: a word listed twice only leaves the table emptier.
         let mut size = 64;
-        while merged.len() * 4 > size * 3 {
+        while entries.len() * 4 > size * 3 {
             size *= 2;
         }
         let mut map = WordFlags {
             slots: vec![0; size],
-            len: merged.len(),
+            len: 0,
         };
-        let home = |slot: u64| (slot >> 8) as usize & (size - 1);
-        merged.sort_unstable_by_key(|&slot| home(slot));
-        for slot in merged {
-            let at = map.probe(slot & ID);
-            map.slots[at] = slot;
+        // Buckets of 256 slots (2 KiB of table each).
+        let buckets = (size / 256).max(1);
+        #[allow(clippy::cast_possible_truncation)] // a mask of the table's size
+        let bucket = |entry: u64| ((entry >> 8) as usize & (size - 1)) * buckets / size;
+        let mut starts = vec![0usize; buckets + 1];
+        for &e in &entries {
+            starts[bucket(e) + 1] += 1;
+        }
+        for b in 0..buckets {
+            starts[b + 1] += starts[b];
+        }
+        let mut ordered = vec![0u64; entries.len()];
+        for &e in &entries {
+            let at = &mut starts[bucket(e)];
+            ordered[*at] = e;
+            *at += 1;
+        }
+        for e in ordered {
+            let at = map.probe(e & ID);
+            if map.slots[at] == 0 {
+                map.len += 1;
+            }
+            map.slots[at] |= e;
         }
         map
     }
