@@ -6,8 +6,9 @@
 //! mod-97, octet ranges, `phonenumber`), and context words nearby raise or lower their score,
 //! as Presidio does. A second, word-level pass finds people and places: names the message's
 //! own headers give, greetings and signatures, and first-name / surname / place dictionaries
-//! taken from real-world lists. Confidential markers and the policy's own terms are found
-//! with Aho-Corasick. Every step is linear in the text, and nothing allocates per byte.
+//! taken from real-world lists. Confidentiality markers are matched where the words of that
+//! pass start; the policy's own terms, which may be any text, are found with Aho-Corasick.
+//! Every step is linear in the text, and nothing allocates per byte.
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex_automata::meta::Regex;
