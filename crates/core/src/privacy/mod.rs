@@ -1,7 +1,7 @@
 //! `Email` becomes `Redacted`: the only form of a message that features, models, stores and
 //! logs may see.
 //!
-//! [`Redactor`] finds personal data and confidential material ([`detect`], [`names`]) in
+//! [`Redactor`] finds personal data and confidential material ([`detect`], `names`) in
 //! every text field of a message (subject, body, forwarded text, display names, addresses,
 //! links, attachment names, message ids, defect details) and applies the policy's operator
 //! to each finding ([`policy`]): mask, pseudonymise with a keyed HMAC-SHA256, hash, drop or
