@@ -233,14 +233,17 @@ impl Dictionaries {
             };
             flag | ambiguous
         };
-        let place_starts = entries(places)
-            .filter_map(|w| w.split_once(' '))
-            .map(|(start, _)| start);
+        // A place, and the first word of a place of several words, from one pass.
+        let places_and_starts = entries(places).flat_map(|w| {
+            let start = w
+                .split_once(' ')
+                .map(|(start, _)| (start, WordKind::PLACE_START));
+            std::iter::once((w, WordKind::PLACE)).chain(start)
+        });
         let words = entries(first_names)
             .map(|w| (w, WordKind::FIRST_NAME))
             .chain(entries(surnames).map(|w| (w, WordKind::SURNAME)))
-            .chain(entries(places).map(|w| (w, WordKind::PLACE)))
-            .chain(place_starts.map(|w| (w, WordKind::PLACE_START)))
+            .chain(places_and_starts)
             .map(|(w, flag)| (w, kind(w, flag)));
         let mut dict = Dictionaries {
             words: WordFlags::from_words(words),
