@@ -25,7 +25,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, Context};
-use mailtriage_core::privacy::{spans, Redactor};
+use mailtriage_core::privacy::{spans, write_spans_json, Redactor};
 use mailtriage_core::Email;
 use serde_json::value::RawValue;
 
@@ -436,15 +436,10 @@ fn one_record(
     }
     out.extend_from_slice(b"}\n");
     if let Some(found_line) = found_out {
-        let found_mark = found_line.len();
         found_line.extend_from_slice(b"{\"id\":");
         found_line.extend_from_slice(id.as_bytes());
         found_line.extend_from_slice(b",\"findings\":");
-        if let Err(e) = serde_json::to_writer(&mut *found_line, &spans(&text, &found)) {
-            found_line.truncate(found_mark);
-            out.truncate(mark);
-            return Err(fail(e));
-        }
+        write_spans_json(&text, &found, found_line);
         found_line.extend_from_slice(b"}\n");
     }
     Ok(text.len())

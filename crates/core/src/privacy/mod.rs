@@ -82,6 +82,50 @@ pub fn spans(text: &str, findings: &[Finding]) -> Vec<Span> {
         .collect()
 }
 
+/// Appends `spans(text, findings)` to `out` as a JSON array, byte for byte as serde_json
+/// writes it. `redact --findings` writes one array per record, and serde's generic path
+/// (escaping keys and names that are known to be plain) took a tenth of its time.
+pub fn write_spans_json(text: &str, findings: &[Finding], out: &mut Vec<u8>) {
+    let mut ints = itoa::Buffer::new();
+    let mut floats = zmij::Buffer::new();
+    out.push(b'[');
+    for (i, (f, (start, end))) in findings
+        .iter()
+        .zip(char_offsets(text, findings))
+        .enumerate()
+    {
+        let (entity, detector) = (f.entity.as_str(), f.detector);
+        // The names are identifiers of this crate: nothing in them needs escaping.
+        debug_assert!([entity, detector]
+            .iter()
+            .all(|s| s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\')));
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"type\":\"");
+        out.extend_from_slice(entity.as_bytes());
+        for (key, n) in [
+            (&b"\",\"start\":"[..], start),
+            (b",\"end\":", end),
+            (b",\"bstart\":", f.start),
+            (b",\"bend\":", f.end),
+        ] {
+            out.extend_from_slice(key);
+            out.extend_from_slice(ints.format(n).as_bytes());
+        }
+        out.extend_from_slice(b",\"score\":");
+        if f.score.is_finite() {
+            out.extend_from_slice(floats.format_finite(f.score).as_bytes());
+        } else {
+            out.extend_from_slice(b"null");
+        }
+        out.extend_from_slice(b",\"detector\":\"");
+        out.extend_from_slice(detector.as_bytes());
+        out.extend_from_slice(b"\"}");
+    }
+    out.push(b']');
+}
+
 /// What redaction found: counts per entity type, and whether confidential material was seen.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct FindingsSummary {

@@ -341,6 +341,26 @@ fn char_offsets_count_code_points() {
 }
 
 #[test]
+fn spans_json_is_what_serde_writes() {
+    let r = Redactor::new(Policy::default(), None, Dictionaries::default()).unwrap();
+    let text = "Grüße an ann@example.com, call +1 415 555 2671 or see 10.0.0.1; \
+                card 4111 1111 1111 1111. CONFIDENTIAL. Born on March 3, 1980.";
+    let found = r.find(text, &[]);
+    assert!(found.len() >= 5, "{found:?}");
+    let mut odd = found[0].clone();
+    odd.score = f32::NAN;
+    for findings in [found.clone(), Vec::new(), vec![odd]] {
+        let mut ours = Vec::new();
+        write_spans_json(text, &findings, &mut ours);
+        let serde = serde_json::to_vec(&spans(text, &findings)).unwrap();
+        assert_eq!(
+            String::from_utf8(ours).unwrap(),
+            String::from_utf8(serde).unwrap()
+        );
+    }
+}
+
+#[test]
 fn adversarial_input_is_linear_and_bounded() {
     // 100k digits in a row, a 10 MB single line, and lone separators: each must finish
     // (timing is not asserted here; `scripts/bench-pii.sh` measures speed).
