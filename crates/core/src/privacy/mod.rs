@@ -82,7 +82,7 @@ pub fn spans(text: &str, findings: &[Finding]) -> Vec<Span> {
         .collect()
 }
 
-/// Appends `spans(text, findings)` to `out` as a JSON array, byte for byte as serde_json
+/// Appends `spans(text, findings)` to `out` as a JSON array, byte for byte as `serde_json`
 /// writes it. `redact --findings` writes one array per record, and serde's generic path
 /// (escaping keys and names that are known to be plain) took a tenth of its time.
 pub fn write_spans_json(text: &str, findings: &[Finding], out: &mut Vec<u8>) {
