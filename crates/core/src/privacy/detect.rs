@@ -913,12 +913,12 @@ fn number(text: &str, start: usize, end: usize, context: &dyn Fn(u8) -> bool) ->
 }
 
 /// Whether `span` is a phone number. International numbers (`+` or `00`) are validated by
-/// the `phonenumber` crate against its metadata for their country code. National numbers
-/// are checked by layout: the North American plan's area and exchange rules for ten-digit
-/// numbers, else a trunk prefix 0 with eight to eleven digits in groups. (`phonenumber`
-/// cannot be asked for every region: it compiles its patterns into a shared cache of 100,
-/// so trying many regions per candidate recompiles them over and over, at about 80 µs a
-/// number; its answers are memoised per thread, as mail repeats the same numbers.)
+/// the `phonenumber` crate against its metadata for their country code (`phone`). National
+/// numbers are checked by layout: the North American plan's area and exchange rules for
+/// ten-digit numbers, else a trunk prefix 0 with eight to eleven digits in groups.
+/// (`phonenumber` cannot be asked for every region: a database compiles its patterns into a
+/// shared cache of 100, so trying many regions per candidate recompiles them over and over,
+/// at about 80 µs a number.)
 fn valid_phone(span: &str, phone_words: bool) -> bool {
     let digits: Vec<u8> = span.bytes().filter(u8::is_ascii_digit).collect();
     let international = span.starts_with('+') || span.starts_with("00");
@@ -940,7 +940,7 @@ fn valid_phone(span: &str, phone_words: bool) -> bool {
         } else {
             &digits[..]
         };
-        return memo_phone(body);
+        return super::phone::valid_international(body);
     }
     let national = match digits.len() {
         11 if digits[0] == b'1' => &digits[1..],
@@ -958,27 +958,6 @@ fn valid_phone(span: &str, phone_words: bool) -> bool {
         .bytes()
         .any(|b| matches!(b, b' ' | b'-' | b'.' | b'/' | b')'));
     digits.first() == Some(&b'0') && (9..=12).contains(&digits.len()) && (grouped || phone_words)
-}
-
-thread_local! {
-    /// `phonenumber`'s verdicts by digits, per thread (bounded: cleared when full).
-    static PHONE_MEMO: std::cell::RefCell<std::collections::HashMap<Vec<u8>, bool>> =
-        std::cell::RefCell::new(std::collections::HashMap::new());
-}
-
-fn memo_phone(digits: &[u8]) -> bool {
-    if let Some(known) = PHONE_MEMO.with_borrow(|m| m.get(digits).copied()) {
-        return known;
-    }
-    let text = format!("+{}", String::from_utf8_lossy(digits));
-    let valid = phonenumber::parse(None, &text).is_ok_and(|n| phonenumber::is_valid(&n));
-    PHONE_MEMO.with_borrow_mut(|m| {
-        if m.len() >= 8192 {
-            m.clear();
-        }
-        m.insert(digits.to_vec(), valid);
-    });
-    valid
 }
 
 /// The context lists, one bit each: what the words before a candidate say about it.

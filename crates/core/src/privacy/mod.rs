@@ -11,6 +11,7 @@
 pub mod checks;
 pub mod detect;
 mod names;
+mod phone;
 pub mod policy;
 mod wordset;
 
