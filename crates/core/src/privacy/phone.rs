@@ -16,6 +16,7 @@ use std::sync::{LazyLock, OnceLock};
 
 use phonenumber::metadata::loader;
 use phonenumber::metadata::Database;
+use regex_cache::RegexCache;
 
 include!(concat!(env!("OUT_DIR"), "/phone-codes.rs"));
 
@@ -44,9 +45,48 @@ fn database_for(digits: &[u8]) -> Option<&'static Database> {
             let (_, start, end) = CODES[slot];
             let regions: Vec<loader::Metadata> =
                 serde_json::from_slice(METADATA.get(start..end)?).ok()?;
-            Database::from(regions).ok()
+            let patterns = regions.iter().map(patterns).sum::<usize>();
+            let db = Database::from(regions).ok()?;
+            // The crate compiles patterns on use into a cache of 100 per database; the 25
+            // regions of +1 have more, and a full cache recompiles a pattern on every
+            // number that needs it. Room for all of them: each is compiled once.
+            *db.cache().lock().ok()? = RegexCache::new(patterns.max(100));
+            Some(db)
         })
         .as_ref()
+}
+
+/// How many patterns a region's metadata has (an upper bound on what its database compiles).
+fn patterns(meta: &loader::Metadata) -> usize {
+    let descriptors = [
+        &meta.general,
+        &meta.fixed_line,
+        &meta.mobile,
+        &meta.toll_free,
+        &meta.premium_rate,
+        &meta.shared_cost,
+        &meta.personal_number,
+        &meta.voip,
+        &meta.pager,
+        &meta.uan,
+        &meta.emergency,
+        &meta.voicemail,
+        &meta.short_code,
+        &meta.standard_rate,
+        &meta.carrier,
+        &meta.no_international,
+    ];
+    let formats = meta.formats.iter().chain(&meta.international_formats);
+    descriptors.iter().filter(|d| d.is_some()).count()
+        + formats.map(|f| 1 + f.leading_digits.len()).sum::<usize>()
+        + [
+            &meta.international_prefix,
+            &meta.national_prefix_for_parsing,
+            &meta.leading_digits,
+        ]
+        .iter()
+        .filter(|p| p.is_some())
+        .count()
 }
 
 thread_local! {
@@ -95,6 +135,20 @@ mod tests {
                 "code {code} does not load"
             );
         }
+    }
+
+    /// The regex cache of a code's database holds all its patterns: +1 has 25 regions,
+    /// more patterns than the crate's cache of 100, which recompiled them in turn.
+    #[test]
+    fn a_codes_cache_holds_all_its_patterns() {
+        let db = database_for(b"14155552671").expect("+1 loads");
+        let cache = db.cache();
+        let capacity = cache.lock().unwrap().capacity();
+        let (_, start, end) = CODES[0];
+        let regions: Vec<loader::Metadata> = serde_json::from_slice(&METADATA[start..end]).unwrap();
+        assert_eq!(regions.len(), 25);
+        assert!(capacity >= regions.iter().map(patterns).sum::<usize>());
+        assert!(capacity > 200, "{capacity}");
     }
 
     /// Per-code databases answer as the crate's default one: on every region's example
