@@ -17,7 +17,6 @@
 //!   "detector"}]}` (code point and byte offsets into the original text).
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
@@ -27,6 +26,8 @@ use std::process::ExitCode;
 use anyhow::{anyhow, Context};
 use mailtriage_core::privacy::{spans, write_spans_json, Redactor};
 use mailtriage_core::Email;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::exit::{Code, Failure};
@@ -398,6 +399,147 @@ fn text_records(args: &Args, redactor: &Redactor, field: &str) -> Result<ExitCod
     })
 }
 
+/// What `redact --text-field` reads of a record: the text field (a string, borrowed when it
+/// has no escapes) and the id as it was written. Read in one pass over the line: the other
+/// values are skipped, not kept, and the text is not scanned twice.
+struct Record<'a> {
+    text: Option<Cow<'a, str>>,
+    id: Option<&'a RawValue>,
+}
+
+/// Reads a `Record` whose text is in `field`.
+struct RecordSeed<'f> {
+    field: &'f str,
+}
+
+impl<'de> DeserializeSeed<'de> for RecordSeed<'_> {
+    type Value = Record<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Record<'de>, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RecordSeed<'_> {
+    type Value = Record<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a map")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Record<'de>, A::Error> {
+        let mut record = Record {
+            text: None,
+            id: None,
+        };
+        // As in a JSON object read into a map, a repeated key keeps its last value.
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            if key.0 == self.field {
+                record.text = map.next_value::<Text<'de>>()?.0;
+            } else if key.0 == "id" {
+                record.id = Some(map.next_value()?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(record)
+    }
+}
+
+/// A key, borrowed from the line unless it has escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(StrVisitor).map(Key)
+    }
+}
+
+/// A value that is a string (borrowed unless it has escapes), or anything else (`None`:
+/// a record whose text field is a number has no text).
+struct Text<'a>(Option<Cow<'a, str>>);
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(TextVisitor).map(Text)
+    }
+}
+
+/// A string as `StrVisitor` reads it; any other JSON value is read through and is `None`.
+struct TextVisitor;
+
+impl<'de> Visitor<'de> for TextVisitor {
+    type Value = Option<Cow<'de, str>>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        StrVisitor.visit_borrowed_str(v).map(Some)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        StrVisitor.visit_str(v).map(Some)
+    }
+
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
+        StrVisitor.visit_string(v).map(Some)
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+}
+
+struct StrVisitor;
+
+impl<'de> Visitor<'de> for StrVisitor {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_owned()))
+    }
+
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v))
+    }
+}
+
 /// One record: its redacted line appended to `out`, its findings line to `found` (when
 /// asked for); the size of its text, or why it was skipped (then nothing is appended).
 fn one_record(
@@ -408,16 +550,16 @@ fn one_record(
     out: &mut Vec<u8>,
     found_out: Option<&mut Vec<u8>>,
 ) -> Result<usize, String> {
-    // Borrowed: the record's values stay unparsed text except the one field redacted, and
-    // the id is copied through as it was written.
-    let record: HashMap<Cow<str>, &RawValue> = serde_json::from_str(line)
+    let mut json = serde_json::Deserializer::from_str(line);
+    let record = RecordSeed { field }
+        .deserialize(&mut json)
+        .and_then(|record| json.end().map(|()| record))
         .map_err(|e| format!("line {number}: not a JSON object ({e})"))?;
-    let text: Cow<str> = record
-        .get(field)
-        .and_then(|raw| serde_json::from_str(raw.get()).ok())
+    let text = record
+        .text
         .ok_or_else(|| format!("line {number}: no text field `{field}`"))?;
     let number_id = number.to_string();
-    let id = record.get("id").map_or(number_id.as_str(), |raw| raw.get());
+    let id = record.id.map_or(number_id.as_str(), RawValue::get);
     let (redacted, found) = redactor.redact_text(&text, &[]);
     let fail = |e: serde_json::Error| format!("line {number}: {e}");
     let mark = out.len();
