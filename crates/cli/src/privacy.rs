@@ -91,10 +91,51 @@ fn load_dictionaries(dir: &Path) -> anyhow::Result<Dictionaries> {
             ))),
         }
     };
-    Ok(Dictionaries::from_lists(
-        &read("first_names.txt", true)?,
-        &read("surnames.txt", true)?,
-        &read("places.txt", true)?,
-        &read("ambiguous.txt", false)?,
-    ))
+    let lists = [
+        read("first_names.txt", true)?,
+        read("surnames.txt", true)?,
+        read("places.txt", true)?,
+        read("ambiguous.txt", false)?,
+    ];
+    let [first, surnames, places, ambiguous] = lists.each_ref().map(String::as_str);
+    let print = Dictionaries::fingerprint(first, surnames, places, ambiguous);
+    let cache = dir.join(TABLE_CACHE);
+    if let Some(cached) = read_table(&cache, print) {
+        return Ok(cached);
+    }
+    let dictionaries = Dictionaries::from_lists(first, surnames, places, ambiguous);
+    // A cache is an optimisation: a folder we may not write to only makes the next start slower.
+    let _ = write_table(&cache, print, &dictionaries);
+    Ok(dictionaries)
+}
+
+/// The file, in the dictionaries folder, that keeps the table built from its lists: building
+/// it takes 60-80 ms at every start (480,000 entries), reading it back a few.
+pub const TABLE_CACHE: &str = "table.cache";
+/// What a table cache starts with: a tag, then the 16-byte fingerprint of what it was built
+/// from (`Dictionaries::fingerprint`).
+const TABLE_TAG: &[u8; 8] = b"MTWORDS1";
+
+/// The table cached at `path`, if it is one built from lists with this fingerprint.
+fn read_table(path: &Path, print: u128) -> Option<Dictionaries> {
+    let bytes = std::fs::read(path).ok()?;
+    let rest = bytes.strip_prefix(TABLE_TAG)?;
+    let (stored, table) = rest.split_first_chunk::<16>()?;
+    if u128::from_le_bytes(*stored) != print {
+        return None;
+    }
+    Dictionaries::from_bytes(table)
+}
+
+/// Writes the table cache whole or not at all (a temporary file renamed over it), so that a
+/// concurrent start never reads half a file.
+fn write_table(path: &Path, print: u128, table: &Dictionaries) -> std::io::Result<()> {
+    let mut bytes = TABLE_TAG.to_vec();
+    bytes.extend_from_slice(&print.to_le_bytes());
+    bytes.extend_from_slice(&table.to_bytes());
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, &bytes)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
 }

@@ -456,3 +456,50 @@ fn text_field_records_come_out_redacted_in_order_with_their_spans() {
         std::fs::read(&output).unwrap()
     );
 }
+
+/// The dictionaries' table is cached in their folder: a later start reads it back and finds
+/// the same names; a damaged cache is rebuilt, and changed lists are never answered from the
+/// cache of the old ones.
+#[test]
+fn the_dictionary_table_is_cached_and_never_stale() {
+    let dir = tempfile::tempdir().unwrap();
+    let dicts = dir.path();
+    let write_lists = |places: &str| {
+        std::fs::write(dicts.join("first_names.txt"), "Maria\nJohn\n").unwrap();
+        std::fs::write(dicts.join("surnames.txt"), "Quenby\n").unwrap();
+        std::fs::write(dicts.join("places.txt"), places).unwrap();
+    };
+    let text = "Then Maria Quenby flew to Lisbon, and on to Porto.";
+    let redact = || {
+        let out = run_ok([
+            "redact",
+            "-q",
+            "--dictionaries",
+            dicts.to_str().unwrap(),
+            "--text",
+            text,
+        ]);
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let cache = dicts.join("table.cache");
+    write_lists("Lisbon\nSan Francisco\n");
+    let built = redact();
+    assert!(
+        built.contains("[PERSON]") && !built.contains("Lisbon"),
+        "{built}"
+    );
+    assert!(built.contains("Porto"), "{built}");
+    let written = std::fs::read(&cache).expect("the first start writes the cache");
+    assert_eq!(redact(), built, "read back from the cache");
+
+    // Damaged: refused and rebuilt whole.
+    std::fs::write(&cache, &written[..written.len() / 2]).unwrap();
+    assert_eq!(redact(), built);
+    assert_eq!(std::fs::read(&cache).unwrap(), written);
+
+    // Other lists: a new table, not the cached one.
+    write_lists("Lisbon\nSan Francisco\nPorto\n");
+    let changed = redact();
+    assert!(!changed.contains("Porto"), "{changed}");
+    assert_ne!(std::fs::read(&cache).unwrap(), written);
+}

@@ -254,6 +254,43 @@ impl Dictionaries {
         dict
     }
 
+    /// A fingerprint of the table `from_lists` builds from these lists: of the lists, of
+    /// the table's layout and of this version of the crate (whose own small lists are in the
+    /// table). A cache of the table (`to_bytes`) is good for the same fingerprint only.
+    pub fn fingerprint(first_names: &str, surnames: &str, places: &str, ambiguous: &str) -> u128 {
+        /// Bumped when the table's layout, hashing or flags change.
+        const TABLE_FORMAT: u64 = 1;
+        let mut hash = xxhash_rust::xxh3::Xxh3::new();
+        hash.update(&TABLE_FORMAT.to_le_bytes());
+        hash.update(env!("CARGO_PKG_VERSION").as_bytes());
+        for list in [first_names, surnames, places, ambiguous] {
+            // Lengths first: moving an entry from one list to the next changes the print.
+            hash.update(&(list.len() as u64).to_le_bytes());
+            hash.update(list.as_bytes());
+        }
+        hash.digest128()
+    }
+
+    /// The table as bytes, for a cache file (see `fingerprint`).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = vec![u8::from(self.has_places)];
+        self.words.to_bytes(&mut out);
+        out
+    }
+
+    /// The table `to_bytes` wrote; `None` for bytes it cannot have written.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let (&places, words) = bytes.split_first()?;
+        Some(Dictionaries {
+            words: WordFlags::from_bytes(words)?,
+            has_places: match places {
+                0 => false,
+                1 => true,
+                _ => return None,
+            },
+        })
+    }
+
     /// What `word` (as written) is in the lists; nothing for a word in none.
     pub fn kind(&self, word: &str) -> WordKind {
         WordKind(self.words.get(word))

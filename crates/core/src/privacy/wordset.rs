@@ -92,6 +92,33 @@ impl WordFlags {
         map
     }
 
+    /// The table as bytes (little-endian words: the entry count, then the slots), for a
+    /// cache file.
+    pub fn to_bytes(&self, out: &mut Vec<u8>) {
+        out.reserve(8 * (1 + self.slots.len()));
+        out.extend_from_slice(&(self.len as u64).to_le_bytes());
+        for slot in &self.slots {
+            out.extend_from_slice(&slot.to_le_bytes());
+        }
+    }
+
+    /// The table `to_bytes` wrote; `None` for bytes it cannot have written.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let (len, slots) = bytes.split_first_chunk::<8>()?;
+        let len = usize::try_from(u64::from_le_bytes(*len)).ok()?;
+        if slots.len() % 8 != 0 {
+            return None;
+        }
+        let slots: Vec<u64> = slots
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().expect("chunks of 8")))
+            .collect();
+        // A probe needs a power-of-two size and a free slot to stop at.
+        let sized = slots.is_empty() || slots.len().is_power_of_two();
+        let counted = slots.iter().filter(|&&s| s != 0).count() == len;
+        (sized && counted && len < slots.len().max(1)).then_some(WordFlags { slots, len })
+    }
+
     /// The number of distinct words.
     pub fn len(&self) -> usize {
         self.len
@@ -187,6 +214,28 @@ impl WordFlags {
 #[cfg(test)]
 mod tests {
     use super::WordFlags;
+
+    #[test]
+    fn bytes_give_the_same_table_back() {
+        let words: Vec<String> = (0..5_000).map(|i| format!("w{i}")).collect();
+        let map = WordFlags::from_words(words.iter().map(|w| (w.as_str(), 3)));
+        let mut bytes = Vec::new();
+        map.to_bytes(&mut bytes);
+        let back = WordFlags::from_bytes(&bytes).expect("its own bytes");
+        assert_eq!((back.len, &back.slots), (map.len, &map.slots));
+        assert!(words.iter().all(|w| back.get(w) == 3));
+        assert!(!back.contains("w5000"));
+        let mut empty = Vec::new();
+        WordFlags::default().to_bytes(&mut empty);
+        assert!(WordFlags::from_bytes(&empty).is_some_and(|m| m.is_empty()));
+        // Truncated, miscounted or oddly sized bytes are refused, not trusted.
+        assert!(WordFlags::from_bytes(&bytes[..bytes.len() - 3]).is_none());
+        assert!(WordFlags::from_bytes(&bytes[..bytes.len() - 8]).is_none());
+        assert!(WordFlags::from_bytes(&bytes[..4]).is_none());
+        let mut miscounted = bytes.clone();
+        miscounted[0] ^= 1;
+        assert!(WordFlags::from_bytes(&miscounted).is_none());
+    }
 
     #[test]
     fn finds_what_was_inserted_and_nothing_else() {
