@@ -412,7 +412,12 @@ impl Redactor {
         }
         out.push_str(kept_prefix);
         // The token is of the whole value: the same address, the same token.
-        if let Some(token) = self.token(op, entity, &normalise(entity, value)) {
+        // A mask needs no normal form (most findings are masked: no allocation for them).
+        let token = match op {
+            Operator::Mask => None,
+            _ => self.token(op, entity, &normalise(entity, value)),
+        };
+        if let Some(token) = token {
             out.push_str(&token);
         } else {
             out.push('[');
