@@ -52,20 +52,25 @@ pub(super) fn words(text: &str) -> Vec<Word> {
                 let start = i;
                 let mut hyphen = false;
                 i += 1;
-                while i < bytes.len() {
-                    let d = bytes[i];
-                    let inner = matches!(d, b'\'' | b'-')
-                        && bytes.get(i + 1).is_some_and(u8::is_ascii_alphabetic);
-                    if d.is_ascii_alphabetic() || inner {
-                        hyphen |= d == b'-';
+                loop {
+                    // The letters: most of the bytes of mail, so the tightest loop.
+                    while bytes.get(i).is_some_and(u8::is_ascii_alphabetic) {
                         i += 1;
-                    } else if d >= 0x80 {
-                        // A non-ASCII letter inside the word (Müller): finish it decoded.
-                        let end = word_end(text, i, false);
-                        hyphen |= text[i..end].contains('-');
-                        i = end;
-                        break;
+                    }
+                    let Some(&d) = bytes.get(i) else { break };
+                    if matches!(d, b'\'' | b'-')
+                        && bytes.get(i + 1).is_some_and(u8::is_ascii_alphabetic)
+                    {
+                        // An inner apostrophe or hyphen, and the letter after it.
+                        hyphen |= d == b'-';
+                        i += 2;
                     } else {
+                        if d >= 0x80 {
+                            // A non-ASCII letter inside the word (Müller): finish it decoded.
+                            let end = word_end(text, i, false);
+                            hyphen |= text[i..end].contains('-');
+                            i = end;
+                        }
                         break;
                     }
                 }
