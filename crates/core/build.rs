@@ -10,6 +10,8 @@
 //!
 //! If the file cannot be found (a build without `cargo metadata`), the index is empty and the
 //! detector uses the crate's default database: slower to start, same answers.
+//!
+//! It also prints the code that builds the name and place table, for the table's cache.
 
 use std::collections::BTreeMap;
 use std::env;
@@ -21,6 +23,7 @@ use std::process::Command;
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    table_source_print();
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let (index, blob) = match metadata_xml().and_then(|xml| split(&xml)) {
         Ok(split) => split,
@@ -43,6 +46,24 @@ fn main() {
     source.push_str("];\n");
     fs::write(out.join("phone-codes.rs"), source).expect("OUT_DIR is writable");
     fs::write(out.join("phone-metadata.json"), blob).expect("OUT_DIR is writable");
+}
+
+/// A print of the code that builds the name and place table (`MAILTRIAGE_TABLE_SOURCE`), so
+/// that a cached table (`Dictionaries::fingerprint`) is never taken for one this code would
+/// build differently, even between two builds of one version.
+fn table_source_print() {
+    let mut print: u64 = 0xcbf2_9ce4_8422_2325; // FNV-1a
+    for file in [
+        "src/privacy/detect.rs",
+        "src/privacy/names.rs",
+        "src/privacy/wordset.rs",
+    ] {
+        println!("cargo:rerun-if-changed={file}");
+        for b in fs::read(file).unwrap_or_default() {
+            print = (print ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    println!("cargo:rustc-env=MAILTRIAGE_TABLE_SOURCE={print:016x}");
 }
 
 /// Where the `phonenumber` crate that this build uses keeps its metadata XML.

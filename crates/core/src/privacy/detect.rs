@@ -254,15 +254,14 @@ impl Dictionaries {
         dict
     }
 
-    /// A fingerprint of the table `from_lists` builds from these lists: of the lists, of
-    /// the table's layout and of this version of the crate (whose own small lists are in the
-    /// table). A cache of the table (`to_bytes`) is good for the same fingerprint only.
+    /// A fingerprint of the table `from_lists` builds from these lists: of the lists, and
+    /// of the code that builds it (its source files, printed by `build.rs`: the table holds
+    /// the detector's own small lists, and its layout and flags are the code's). A cache of
+    /// the table (`to_bytes`) is good for the same fingerprint only.
     pub fn fingerprint(first_names: &str, surnames: &str, places: &str, ambiguous: &str) -> u128 {
-        /// Bumped when the table's layout, hashing or flags change.
-        const TABLE_FORMAT: u64 = 1;
         let mut hash = xxhash_rust::xxh3::Xxh3::new();
-        hash.update(&TABLE_FORMAT.to_le_bytes());
         hash.update(env!("CARGO_PKG_VERSION").as_bytes());
+        hash.update(env!("MAILTRIAGE_TABLE_SOURCE").as_bytes());
         for list in [first_names, surnames, places, ambiguous] {
             // Lengths first: moving an entry from one list to the next changes the print.
             hash.update(&(list.len() as u64).to_le_bytes());
@@ -953,9 +952,8 @@ fn number(text: &str, start: usize, end: usize, context: &dyn Fn(u8) -> bool) ->
 /// the `phonenumber` crate against its metadata for their country code (`phone`). National
 /// numbers are checked by layout: the North American plan's area and exchange rules for
 /// ten-digit numbers, else a trunk prefix 0 with eight to eleven digits in groups.
-/// (`phonenumber` cannot be asked for every region: a database compiles its patterns into a
-/// shared cache of 100, so trying many regions per candidate recompiles them over and over,
-/// at about 80 µs a number.)
+/// (`phonenumber` is not asked for every region: each would compile its patterns, and a
+/// national number would cost the patterns of 250 regions.)
 fn valid_phone(span: &str, phone_words: bool) -> bool {
     let digits: Vec<u8> = span.bytes().filter(u8::is_ascii_digit).collect();
     let international = span.starts_with('+') || span.starts_with("00");

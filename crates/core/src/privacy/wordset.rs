@@ -106,13 +106,11 @@ impl WordFlags {
     pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
         let (len, slots) = bytes.split_first_chunk::<8>()?;
         let len = usize::try_from(u64::from_le_bytes(*len)).ok()?;
-        if slots.len() % 8 != 0 {
+        let (words, rest) = slots.as_chunks::<8>();
+        if !rest.is_empty() {
             return None;
         }
-        let slots: Vec<u64> = slots
-            .chunks_exact(8)
-            .map(|c| u64::from_le_bytes(c.try_into().expect("chunks of 8")))
-            .collect();
+        let slots: Vec<u64> = words.iter().map(|w| u64::from_le_bytes(*w)).collect();
         // A probe needs a power-of-two size and a free slot to stop at.
         let sized = slots.is_empty() || slots.len().is_power_of_two();
         let counted = slots.iter().filter(|&&s| s != 0).count() == len;
