@@ -38,8 +38,8 @@ pub struct Args {
     /// Where to write the model.
     #[arg(long, value_name = "PATH")]
     pub out: PathBuf,
-    /// Passes over the training data.
-    #[arg(long, default_value_t = 5)]
+    /// Passes over the training data (in each shuffle).
+    #[arg(long, default_value_t = 3)]
     pub epochs: u32,
     /// log2 of the feature slots (18 to 24).
     #[arg(long, default_value_t = 20)]
@@ -60,6 +60,10 @@ pub struct Args {
     /// Seed of the shuffles.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Independent shuffled runs of the epochs, one thread each, whose weights are
+    /// averaged: one online run leans on the order it met the examples in.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub shuffles: u32,
     /// Share of the training data held out to validate and calibrate.
     #[arg(long, default_value_t = 0.1)]
     pub validation: f64,
@@ -280,6 +284,7 @@ pub fn run(args: &Args) -> Result<ExitCode, Failure> {
         examples: examples.len() as u64,
         data_fingerprint: format!("{:016x}", hasher.digest()),
         validation_split: args.validation_split.into(),
+        shuffles: args.shuffles,
         ..Training::new(args.epochs, rate, args.seed, balanced)
     };
     let heads: Vec<(String, Vec<String>)> = head_names.into_iter().zip(label_sets).collect();

@@ -285,6 +285,7 @@ mod tests {
             corrections: 0,
             balanced: false,
             validation_split: crate::model::train::Split::Random,
+            shuffles: 1,
         };
         let mut m = Model::new(
             FeatureConfig {

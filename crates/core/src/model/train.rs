@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::{linear, Model, SplitMix64};
+use super::{linear, LinearHead, Model, SplitMix64};
 use crate::eval::{metrics, Metrics};
 
 /// One training message: its sparse features and, per head, its label index if it has one.
@@ -105,22 +105,61 @@ pub fn fit(
             train.push(example);
         }
     }
-    let mut order: Vec<usize> = (0..train.len()).collect();
-    let mut rng = SplitMix64(model.training.seed);
-    let rate = model.training.rate.clone();
     let weights = class_weights(model, &train);
-    for epoch in 0..model.training.epochs {
-        rng.shuffle(&mut order);
-        for &i in &order {
-            let example = train[i];
-            for ((head, label), w) in model.heads.iter_mut().zip(&example.labels).zip(&weights) {
-                if let Some(label) = label {
-                    head.linear
-                        .update_weighted(&example.x, *label, &rate, w[*label]);
-                }
-            }
+    let shuffles = model.training.shuffles.max(1);
+    let start: Vec<LinearHead> = model.heads.iter().map(|h| h.linear.clone()).collect();
+    let runs: Vec<Vec<LinearHead>> = if shuffles == 1 {
+        vec![run_epochs(
+            start,
+            &train,
+            &weights,
+            model,
+            model.training.seed,
+            &mut on_epoch,
+        )]
+    } else {
+        // Shuffles are independent until they are averaged: one thread each, up to the
+        // cores there are. Progress is told when every shuffle has done its epochs.
+        let workers = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZeroUsize::get)
+            .min(shuffles as usize);
+        let seeds: Vec<u64> = (0..u64::from(shuffles))
+            .map(|k| shuffle_seed(model.training.seed, k))
+            .collect();
+        let model_ref: &Model = model;
+        let mut done: Vec<(usize, Vec<LinearHead>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|w| {
+                    let (seeds, start, train, weights) = (&seeds, &start, &train, &weights);
+                    scope.spawn(move || {
+                        seeds
+                            .iter()
+                            .enumerate()
+                            .skip(w)
+                            .step_by(workers)
+                            .map(|(k, &seed)| {
+                                let heads =
+                                    run_epochs(start.clone(), train, weights, model_ref, seed, |_| {});
+                                (k, heads)
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+        done.sort_by_key(|(k, _)| *k);
+        (1..=model.training.epochs).for_each(&mut on_epoch);
+        done.into_iter().map(|(_, heads)| heads).collect()
+    };
+    for (h, head) in model.heads.iter_mut().enumerate() {
+        let fitted: Vec<&LinearHead> = runs.iter().filter_map(|r| r.get(h)).collect();
+        if let Some(mean) = LinearHead::average(&fitted) {
+            head.linear = mean;
         }
-        on_epoch(epoch + 1);
     }
     model.training.examples = train.len() as u64;
     let mut reports = Vec::new();
@@ -153,6 +192,42 @@ pub fn fit(
         validation: validation.len(),
         heads: reports,
     }
+}
+
+/// The seed of shuffle `k`: the model's seed itself for the first, so that one shuffle is
+/// the plain online fit; the others spread by SplitMix64's increment.
+fn shuffle_seed(seed: u64, k: u64) -> u64 {
+    seed.wrapping_add(k.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+}
+
+/// `model.training.epochs` passes over `train` in orders drawn from `seed`, starting from
+/// `heads`; returns the heads as they end.
+fn run_epochs(
+    mut heads: Vec<LinearHead>,
+    train: &[&Example],
+    weights: &[Vec<f32>],
+    model: &Model,
+    seed: u64,
+    mut on_epoch: impl FnMut(u32),
+) -> Vec<LinearHead> {
+    let mut order: Vec<usize> = (0..train.len()).collect();
+    let mut rng = SplitMix64(seed);
+    let rate = &model.training.rate;
+    for epoch in 0..model.training.epochs {
+        rng.shuffle(&mut order);
+        for &i in &order {
+            let Some(example) = train.get(i) else {
+                continue;
+            };
+            for ((head, label), w) in heads.iter_mut().zip(&example.labels).zip(weights) {
+                if let Some(label) = label {
+                    head.update_weighted(&example.x, *label, rate, w[*label]);
+                }
+            }
+        }
+        on_epoch(epoch + 1);
+    }
+    heads
 }
 
 /// Per head and class: `n / (classes * count)` when balancing, else 1.
@@ -223,6 +298,34 @@ mod tests {
                 }
             })
             .collect()
+    }
+
+    #[test]
+    fn shuffles_are_averaged_runs_of_their_own_seeds() {
+        let examples = separable(300);
+        let heads = [("label".to_string(), vec!["a".to_string(), "b".to_string()])];
+        let config = FeatureConfig {
+            bits: 18,
+            ..FeatureConfig::default()
+        };
+        let single = |seed: u64| {
+            let training = Training::new(2, LearnRate::default(), seed, false);
+            let mut m = Model::new(config.clone(), &heads, training);
+            fit(&mut m, &examples, 0.1, Split::Random, |_| {});
+            m
+        };
+        let mut training = Training::new(2, LearnRate::default(), 9, false);
+        training.shuffles = 3;
+        let mut averaged = Model::new(config.clone(), &heads, training);
+        let mut told = Vec::new();
+        fit(&mut averaged, &examples, 0.1, Split::Random, |e| told.push(e));
+        assert_eq!(told, [1, 2], "every epoch is told once");
+        let runs: Vec<Model> = (0..3).map(|k| single(shuffle_seed(9, k))).collect();
+        assert_eq!(runs[0].heads[0].linear, single(9).heads[0].linear);
+        assert_ne!(runs[0].heads[0].linear, runs[1].heads[0].linear);
+        let mean = LinearHead::average(&runs.iter().map(|m| &m.heads[0].linear).collect::<Vec<_>>())
+            .unwrap();
+        assert_eq!(averaged.heads[0].linear, mean);
     }
 
     #[test]
@@ -297,6 +400,7 @@ mod tests {
                 corrections: 0,
                 balanced,
                 validation_split: Split::Random,
+                shuffles: 1,
             };
             let config = FeatureConfig {
                 bits: 18,
