@@ -139,6 +139,41 @@ impl LinearHead {
         loss
     }
 
+    /// A head over only `slots` (row `i` of the result is row `slots[i]` of this one), with
+    /// the same biases: training touches only the slots its examples have, and a compact
+    /// table of them stays in the caches where the full one does not.
+    pub fn gather(&self, slots: &[u32]) -> LinearHead {
+        let width = 2 * self.classes;
+        let mut params = Vec::with_capacity(slots.len() * width);
+        for &slot in slots {
+            let from = slot as usize * width;
+            match self.params.get(from..from + width) {
+                Some(row) => params.extend_from_slice(row),
+                None => params.extend(std::iter::repeat_n(0.0, width)),
+            }
+        }
+        LinearHead {
+            classes: self.classes,
+            params,
+            bias: self.bias.clone(),
+            bias_g2: self.bias_g2.clone(),
+        }
+    }
+
+    /// Puts the rows and biases of `compact`, made by [`LinearHead::gather`] with the same
+    /// `slots`, back in their places.
+    pub fn scatter(&mut self, slots: &[u32], compact: &LinearHead) {
+        let width = 2 * self.classes;
+        for (row, &slot) in compact.params.chunks_exact(width).zip(slots) {
+            let to = slot as usize * width;
+            if let Some(place) = self.params.get_mut(to..to + width) {
+                place.copy_from_slice(row);
+            }
+        }
+        self.bias.clone_from(&compact.bias);
+        self.bias_g2.clone_from(&compact.bias_g2);
+    }
+
     /// Averages heads of the same shape (parameter mixing of shard models).
     pub fn average(heads: &[&LinearHead]) -> Option<LinearHead> {
         let first = heads.first()?;

@@ -107,7 +107,14 @@ pub fn fit(
     }
     let weights = class_weights(model, &train);
     let shuffles = model.training.shuffles.max(1);
-    let start: Vec<LinearHead> = model.heads.iter().map(|h| h.linear.clone()).collect();
+    let slots = model.heads.first().map_or(0, |h| h.linear.slots());
+    let compact = Compact::new(&train, slots);
+    let start: Vec<LinearHead> = model
+        .heads
+        .iter()
+        .map(|h| h.linear.gather(&compact.slots))
+        .collect();
+    let train = &compact.samples;
     let runs: Vec<Vec<LinearHead>> = if shuffles == 1 {
         vec![run_epochs(
             start,
@@ -130,7 +137,7 @@ pub fn fit(
         let mut done: Vec<(usize, Vec<LinearHead>)> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..workers)
                 .map(|w| {
-                    let (seeds, start, train, weights) = (&seeds, &start, &train, &weights);
+                    let (seeds, start, weights) = (&seeds, &start, &weights);
                     scope.spawn(move || {
                         seeds
                             .iter()
@@ -158,7 +165,7 @@ pub fn fit(
     for (h, head) in model.heads.iter_mut().enumerate() {
         let fitted: Vec<&LinearHead> = runs.iter().filter_map(|r| r.get(h)).collect();
         if let Some(mean) = LinearHead::average(&fitted) {
-            head.linear = mean;
+            head.linear.scatter(&compact.slots, &mean);
         }
     }
     model.training.examples = train.len() as u64;
@@ -194,6 +201,59 @@ pub fn fit(
     }
 }
 
+/// A training example with its slots renumbered into a compact table.
+struct Sample<'a> {
+    x: Vec<(u32, f32)>,
+    labels: &'a [Option<usize>],
+}
+
+/// The slots the training examples use, most frequent first, and the examples renumbered
+/// to match. Training is then the same arithmetic on the same weights, but over a table
+/// of the slots in use (a few hundred thousand rows rather than 2^20 and more), whose
+/// frequent rows share cache lines: the updates wait on memory much less.
+struct Compact<'a> {
+    /// Compact index -> slot.
+    slots: Vec<u32>,
+    samples: Vec<Sample<'a>>,
+}
+
+impl<'a> Compact<'a> {
+    fn new(train: &[&'a Example], slots: usize) -> Self {
+        let mut counts = vec![0u32; slots];
+        for example in train {
+            for &(slot, _) in &example.x {
+                if let Some(c) = counts.get_mut(slot as usize) {
+                    *c += 1;
+                }
+            }
+        }
+        let mut used: Vec<u32> = (0..slots as u32)
+            .filter(|&s| counts[s as usize] > 0)
+            .collect();
+        used.sort_by(|&a, &b| counts[b as usize].cmp(&counts[a as usize]).then(a.cmp(&b)));
+        // Reuse the counts as the slot -> compact index map.
+        for (i, &slot) in used.iter().enumerate() {
+            counts[slot as usize] = i as u32;
+        }
+        let samples = train
+            .iter()
+            .map(|example| Sample {
+                x: example
+                    .x
+                    .iter()
+                    .filter(|(slot, _)| (*slot as usize) < slots)
+                    .map(|&(slot, value)| (counts[slot as usize], value))
+                    .collect(),
+                labels: &example.labels,
+            })
+            .collect();
+        Compact {
+            slots: used,
+            samples,
+        }
+    }
+}
+
 /// The seed of shuffle `k`: the model's seed itself for the first, so that one shuffle is
 /// the plain online fit; the others spread by SplitMix64's increment.
 fn shuffle_seed(seed: u64, k: u64) -> u64 {
@@ -204,7 +264,7 @@ fn shuffle_seed(seed: u64, k: u64) -> u64 {
 /// `heads`; returns the heads as they end.
 fn run_epochs(
     mut heads: Vec<LinearHead>,
-    train: &[&Example],
+    train: &[Sample],
     weights: &[Vec<f32>],
     model: &Model,
     seed: u64,
@@ -219,7 +279,7 @@ fn run_epochs(
             let Some(example) = train.get(i) else {
                 continue;
             };
-            for ((head, label), w) in heads.iter_mut().zip(&example.labels).zip(weights) {
+            for ((head, label), w) in heads.iter_mut().zip(example.labels).zip(weights) {
                 if let Some(label) = label {
                     head.update_weighted(&example.x, *label, rate, w[*label]);
                 }
@@ -326,6 +386,47 @@ mod tests {
         let mean = LinearHead::average(&runs.iter().map(|m| &m.heads[0].linear).collect::<Vec<_>>())
             .unwrap();
         assert_eq!(averaged.heads[0].linear, mean);
+    }
+
+    #[test]
+    fn the_compact_table_gives_the_same_weights_as_the_full_one() {
+        let examples = separable(300);
+        let heads = [("label".to_string(), vec!["a".to_string(), "b".to_string()])];
+        let config = FeatureConfig {
+            bits: 18,
+            ..FeatureConfig::default()
+        };
+        let mut training = Training::new(3, LearnRate::default(), 5, false);
+        training.shuffles = 2;
+        let fresh = Model::new(config, &heads, training);
+        let mut fitted = fresh.clone();
+        fit(&mut fitted, &examples, 0.1, Split::Random, |_| {});
+        // The same runs by hand, over the whole table with the slots as they are.
+        let mask = validation_mask(&examples, 0.1, Split::Random);
+        let train: Vec<&Example> = examples
+            .iter()
+            .zip(&mask)
+            .filter(|(_, held)| !**held)
+            .map(|(e, _)| e)
+            .collect();
+        let samples: Vec<Sample> = train
+            .iter()
+            .map(|e| Sample {
+                x: e.x.clone(),
+                labels: &e.labels,
+            })
+            .collect();
+        let weights = class_weights(&fresh, &train);
+        let runs: Vec<LinearHead> = (0..2)
+            .map(|k| {
+                let start = vec![fresh.heads[0].linear.clone()];
+                run_epochs(start, &samples, &weights, &fresh, shuffle_seed(5, k), |_| {})
+                    .remove(0)
+            })
+            .collect();
+        let mean = LinearHead::average(&runs.iter().collect::<Vec<_>>()).unwrap();
+        assert_eq!(fitted.heads[0].linear, mean);
+        assert_ne!(mean, fresh.heads[0].linear, "it learned something");
     }
 
     #[test]
