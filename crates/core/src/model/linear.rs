@@ -142,6 +142,7 @@ impl LinearHead {
     /// A head over only `slots` (row `i` of the result is row `slots[i]` of this one), with
     /// the same biases: training touches only the slots its examples have, and a compact
     /// table of them stays in the caches where the full one does not.
+    #[must_use]
     pub fn gather(&self, slots: &[u32]) -> LinearHead {
         let width = 2 * self.classes;
         let mut params = Vec::with_capacity(slots.len() * width);

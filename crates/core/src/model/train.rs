@@ -118,7 +118,7 @@ pub fn fit(
     let runs: Vec<Vec<LinearHead>> = if shuffles == 1 {
         vec![run_epochs(
             start,
-            &train,
+            train,
             &weights,
             model,
             model.training.seed,
@@ -145,8 +145,14 @@ pub fn fit(
                             .skip(w)
                             .step_by(workers)
                             .map(|(k, &seed)| {
-                                let heads =
-                                    run_epochs(start.clone(), train, weights, model_ref, seed, |_| {});
+                                let heads = run_epochs(
+                                    start.clone(),
+                                    train,
+                                    weights,
+                                    model_ref,
+                                    seed,
+                                    |_| {},
+                                );
                                 (k, heads)
                             })
                             .collect::<Vec<_>>()
@@ -378,13 +384,16 @@ mod tests {
         training.shuffles = 3;
         let mut averaged = Model::new(config.clone(), &heads, training);
         let mut told = Vec::new();
-        fit(&mut averaged, &examples, 0.1, Split::Random, |e| told.push(e));
+        fit(&mut averaged, &examples, 0.1, Split::Random, |e| {
+            told.push(e)
+        });
         assert_eq!(told, [1, 2], "every epoch is told once");
         let runs: Vec<Model> = (0..3).map(|k| single(shuffle_seed(9, k))).collect();
         assert_eq!(runs[0].heads[0].linear, single(9).heads[0].linear);
         assert_ne!(runs[0].heads[0].linear, runs[1].heads[0].linear);
-        let mean = LinearHead::average(&runs.iter().map(|m| &m.heads[0].linear).collect::<Vec<_>>())
-            .unwrap();
+        let mean =
+            LinearHead::average(&runs.iter().map(|m| &m.heads[0].linear).collect::<Vec<_>>())
+                .unwrap();
         assert_eq!(averaged.heads[0].linear, mean);
     }
 
@@ -420,8 +429,15 @@ mod tests {
         let runs: Vec<LinearHead> = (0..2)
             .map(|k| {
                 let start = vec![fresh.heads[0].linear.clone()];
-                run_epochs(start, &samples, &weights, &fresh, shuffle_seed(5, k), |_| {})
-                    .remove(0)
+                run_epochs(
+                    start,
+                    &samples,
+                    &weights,
+                    &fresh,
+                    shuffle_seed(5, k),
+                    |_| {},
+                )
+                .remove(0)
             })
             .collect();
         let mean = LinearHead::average(&runs.iter().collect::<Vec<_>>()).unwrap();
