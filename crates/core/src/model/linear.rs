@@ -86,6 +86,19 @@ impl LinearHead {
 
     /// The raw score of each class, from `(slot, value)` pairs however they are held.
     pub fn logits_of(&self, x: impl Iterator<Item = (u32, f32)>) -> Vec<f32> {
+        if let [b0, b1] = self.bias[..] {
+            // Two classes (spam/ham, the common head): the sums stay in registers instead
+            // of going through memory for every feature.
+            let (mut s0, mut s1) = (b0, b1);
+            for (slot, value) in x {
+                let at = slot as usize * 4;
+                if let Some(&[w0, w1, _, _]) = self.params.get(at..at + 4) {
+                    s0 += w0 * value;
+                    s1 += w1 * value;
+                }
+            }
+            return vec![s0, s1];
+        }
         let mut out = self.bias.clone();
         for (slot, value) in x {
             if let Some(w) = self.weights(slot as usize) {
