@@ -385,7 +385,7 @@ mod tests {
         let mut averaged = Model::new(config.clone(), &heads, training);
         let mut told = Vec::new();
         fit(&mut averaged, &examples, 0.1, Split::Random, |e| {
-            told.push(e)
+            told.push(e);
         });
         assert_eq!(told, [1, 2], "every epoch is told once");
         let runs: Vec<Model> = (0..3).map(|k| single(shuffle_seed(9, k))).collect();
