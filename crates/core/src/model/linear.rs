@@ -135,14 +135,29 @@ impl LinearHead {
             .enumerate()
             .map(|(c, p)| weight * (p - f32::from(u8::from(c == label))))
             .collect();
-        for &(slot, value) in x {
-            let Some((weights, g2s)) = self.row_mut(slot as usize) else {
-                continue;
-            };
-            for ((w, g2), grad) in weights.iter_mut().zip(g2s.iter_mut()).zip(&gradient) {
-                let g = grad * value + rate.l2 * *w;
-                *g2 += g * g;
-                *w -= rate.learning_rate * g / (g2.sqrt() + EPSILON);
+        let step = |w: &mut f32, g2: &mut f32, grad: f32, value: f32| {
+            let g = grad * value + rate.l2 * *w;
+            *g2 += g * g;
+            *w -= rate.learning_rate * g / (g2.sqrt() + EPSILON);
+        };
+        if let [grad0, grad1] = gradient[..] {
+            // Two classes: the row is `[w0, w1, g2_0, g2_1]`, updated without a loop over
+            // classes (the same arithmetic, in the same order).
+            for &(slot, value) in x {
+                let at = slot as usize * 4;
+                if let Some([w0, w1, s0, s1]) = self.params.get_mut(at..at + 4) {
+                    step(w0, s0, grad0, value);
+                    step(w1, s1, grad1, value);
+                }
+            }
+        } else {
+            for &(slot, value) in x {
+                let Some((weights, g2s)) = self.row_mut(slot as usize) else {
+                    continue;
+                };
+                for ((w, g2), &grad) in weights.iter_mut().zip(g2s.iter_mut()).zip(&gradient) {
+                    step(w, g2, grad, value);
+                }
             }
         }
         for ((b, g2), &g) in self.bias.iter_mut().zip(&mut self.bias_g2).zip(&gradient) {
