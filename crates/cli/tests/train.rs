@@ -607,3 +607,44 @@ fn shard_models_merge_into_one_that_classifies_every_shard() {
     assert_eq!(refused.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("cannot merge"));
 }
+
+#[test]
+fn shuffles_give_the_same_model_on_any_number_of_threads() {
+    let decide = |threads: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, data, model) = trained(
+            dir.path(),
+            &[
+                "--label-field",
+                "label",
+                "--shuffles",
+                "3",
+                "--epochs",
+                "2",
+                "--threads",
+                threads,
+            ],
+        );
+        let out = ok(bin().args([
+            "classify",
+            "--model",
+            model.to_str().unwrap(),
+            "-i",
+            data.to_str().unwrap(),
+            "-q",
+            "--ordered",
+        ]));
+        decisions(&out.stdout)
+            .into_iter()
+            .map(|d| d["heads"].clone())
+            .collect::<Vec<Value>>()
+    };
+    let one = decide("1");
+    assert!(!one.is_empty());
+    assert_eq!(one, decide("2"), "same data, seed and shuffles: same model");
+    let out = bin()
+        .args(["train", "-i", "x.jsonl", "--out", "m.mt", "--shuffles", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "--shuffles 0 is a usage error");
+}

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, Context};
 use mailtriage_core::features::{self, CharNgrams, FeatureConfig};
-use mailtriage_core::model::train::{fit, Example, Split};
+use mailtriage_core::model::train::{fit_on, Example, Split};
 use mailtriage_core::model::{self, file, LearnRate, Model, Training};
 use mailtriage_core::parse::date::unix_seconds;
 
@@ -60,8 +60,9 @@ pub struct Args {
     /// Seed of the shuffles.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Independent shuffled runs of the epochs, one thread each, whose weights are
-    /// averaged: one online run leans on the order it met the examples in.
+    /// Independent shuffled runs of the epochs, on up to --threads threads, whose weights
+    /// are averaged (the model is the same on any number of threads): one online run leans
+    /// on the order it met the examples in.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub shuffles: u32,
     /// Share of the training data held out to validate and calibrate.
@@ -291,11 +292,12 @@ pub fn run(args: &Args) -> Result<ExitCode, Failure> {
     let mut model = Model::new(config, &heads, training);
     let quiet = args.input.quiet;
     let started = std::time::Instant::now();
-    let fit_report = fit(
+    let fit_report = fit_on(
         &mut model,
         &examples,
         args.validation,
         args.validation_split.into(),
+        args.input.threads,
         |epoch| {
             if !quiet {
                 eprintln!("mailtriage: epoch {epoch}/{} done", args.epochs);

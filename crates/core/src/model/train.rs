@@ -93,6 +93,19 @@ pub fn fit(
     examples: &[Example],
     validation_share: f64,
     split: Split,
+    on_epoch: impl FnMut(u32),
+) -> FitReport {
+    fit_on(model, examples, validation_share, split, 0, on_epoch)
+}
+
+/// [`fit`] with the shuffles spread over at most `threads` threads (0: one per core). The
+/// model is the same whatever the number.
+pub fn fit_on(
+    model: &mut Model,
+    examples: &[Example],
+    validation_share: f64,
+    split: Split,
+    threads: usize,
     mut on_epoch: impl FnMut(u32),
 ) -> FitReport {
     let mask = validation_mask(examples, validation_share, split);
@@ -127,9 +140,8 @@ pub fn fit(
     } else {
         // Shuffles are independent until they are averaged: one thread each, up to the
         // cores there are. Progress is told when every shuffle has done its epochs.
-        let workers = std::thread::available_parallelism()
-            .map_or(1, std::num::NonZeroUsize::get)
-            .min(shuffles as usize);
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let workers = if threads == 0 { cores } else { threads }.min(shuffles as usize);
         let seeds: Vec<u64> = (0..u64::from(shuffles))
             .map(|k| shuffle_seed(model.training.seed, k))
             .collect();
@@ -395,6 +407,28 @@ mod tests {
             LinearHead::average(&runs.iter().map(|m| &m.heads[0].linear).collect::<Vec<_>>())
                 .unwrap();
         assert_eq!(averaged.heads[0].linear, mean);
+    }
+
+    #[test]
+    fn the_model_is_the_same_on_any_number_of_threads() {
+        let examples = separable(200);
+        let heads = [("label".to_string(), vec!["a".to_string(), "b".to_string()])];
+        let config = FeatureConfig {
+            bits: 18,
+            ..FeatureConfig::default()
+        };
+        let mut training = Training::new(2, LearnRate::default(), 3, false);
+        training.shuffles = 5;
+        let fitted: Vec<Model> = [1, 2, 3]
+            .into_iter()
+            .map(|threads| {
+                let mut m = Model::new(config.clone(), &heads, training.clone());
+                fit_on(&mut m, &examples, 0.1, Split::Random, threads, |_| {});
+                m
+            })
+            .collect();
+        assert_eq!(fitted[0].heads, fitted[1].heads);
+        assert_eq!(fitted[0].heads, fitted[2].heads);
     }
 
     #[test]
