@@ -52,6 +52,20 @@ fn trained(dir: &Path, extra: &[&str]) -> (Vec<Row>, PathBuf, PathBuf) {
     (rows, data, model)
 }
 
+/// The decisions of `model` on `data`, in input order.
+fn classify_in_order(model: &Path, data: &Path) -> Vec<Value> {
+    let out = ok(bin().args([
+        "classify",
+        "--model",
+        model.to_str().unwrap(),
+        "-i",
+        data.to_str().unwrap(),
+        "-q",
+        "--ordered",
+    ]));
+    decisions(&out.stdout)
+}
+
 #[test]
 fn train_on_fields_then_classify_with_reasons() {
     let rows = labelled();
@@ -86,16 +100,7 @@ fn train_on_fields_then_classify_with_reasons() {
         "{text}"
     );
 
-    let out = ok(bin().args([
-        "classify",
-        "--model",
-        model.to_str().unwrap(),
-        "-i",
-        data.to_str().unwrap(),
-        "-q",
-        "--ordered",
-    ]));
-    let decisions = decisions(&out.stdout);
+    let decisions = classify_in_order(&model, &data);
     assert_eq!(decisions.len(), rows.len());
     // Trained on the same messages: it must reproduce their labels.
     for (d, (id, _, label)) in decisions.iter().zip(&rows) {
@@ -625,16 +630,7 @@ fn shuffles_give_the_same_model_on_any_number_of_threads() {
                 threads,
             ],
         );
-        let out = ok(bin().args([
-            "classify",
-            "--model",
-            model.to_str().unwrap(),
-            "-i",
-            data.to_str().unwrap(),
-            "-q",
-            "--ordered",
-        ]));
-        decisions(&out.stdout)
+        classify_in_order(&model, &data)
             .into_iter()
             .map(|d| d["heads"].clone())
             .collect::<Vec<Value>>()

@@ -378,23 +378,28 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn shuffles_are_averaged_runs_of_their_own_seeds() {
-        let examples = separable(300);
+    /// A fresh two-class model (`a`, `b`) over 2^18 slots, trained `epochs` epochs in
+    /// `shuffles` shuffles from `seed`.
+    fn two_class(epochs: u32, seed: u64, shuffles: u32) -> Model {
         let heads = [("label".to_string(), vec!["a".to_string(), "b".to_string()])];
         let config = FeatureConfig {
             bits: 18,
             ..FeatureConfig::default()
         };
+        let mut training = Training::new(epochs, LearnRate::default(), seed, false);
+        training.shuffles = shuffles;
+        Model::new(config, &heads, training)
+    }
+
+    #[test]
+    fn shuffles_are_averaged_runs_of_their_own_seeds() {
+        let examples = separable(300);
         let single = |seed: u64| {
-            let training = Training::new(2, LearnRate::default(), seed, false);
-            let mut m = Model::new(config.clone(), &heads, training);
+            let mut m = two_class(2, seed, 1);
             fit(&mut m, &examples, 0.1, Split::Random, |_| {});
             m
         };
-        let mut training = Training::new(2, LearnRate::default(), 9, false);
-        training.shuffles = 3;
-        let mut averaged = Model::new(config.clone(), &heads, training);
+        let mut averaged = two_class(2, 9, 3);
         let mut told = Vec::new();
         fit(&mut averaged, &examples, 0.1, Split::Random, |e| {
             told.push(e);
@@ -412,17 +417,10 @@ mod tests {
     #[test]
     fn the_model_is_the_same_on_any_number_of_threads() {
         let examples = separable(200);
-        let heads = [("label".to_string(), vec!["a".to_string(), "b".to_string()])];
-        let config = FeatureConfig {
-            bits: 18,
-            ..FeatureConfig::default()
-        };
-        let mut training = Training::new(2, LearnRate::default(), 3, false);
-        training.shuffles = 5;
         let fitted: Vec<Model> = [1, 2, 3]
             .into_iter()
             .map(|threads| {
-                let mut m = Model::new(config.clone(), &heads, training.clone());
+                let mut m = two_class(2, 3, 5);
                 fit_on(&mut m, &examples, 0.1, Split::Random, threads, |_| {});
                 m
             })
@@ -434,14 +432,7 @@ mod tests {
     #[test]
     fn the_compact_table_gives_the_same_weights_as_the_full_one() {
         let examples = separable(300);
-        let heads = [("label".to_string(), vec!["a".to_string(), "b".to_string()])];
-        let config = FeatureConfig {
-            bits: 18,
-            ..FeatureConfig::default()
-        };
-        let mut training = Training::new(3, LearnRate::default(), 5, false);
-        training.shuffles = 2;
-        let fresh = Model::new(config, &heads, training);
+        let fresh = two_class(3, 5, 2);
         let mut fitted = fresh.clone();
         fit(&mut fitted, &examples, 0.1, Split::Random, |_| {});
         // The same runs by hand, over the whole table with the slots as they are.
