@@ -138,8 +138,9 @@ pub fn fit_on(
             &mut on_epoch,
         )]
     } else {
-        // Shuffles are independent until they are averaged: one thread each, up to the
-        // cores there are. Progress is told when every shuffle has done its epochs.
+        // Shuffles are independent until they are averaged: spread over the threads, and
+        // averaged in the order of their seeds, so that the number of threads changes
+        // nothing. Progress is told when every shuffle has done its epochs.
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
         let workers = if threads == 0 { cores } else { threads }.min(shuffles as usize);
         let seeds: Vec<u64> = (0..u64::from(shuffles))
@@ -173,7 +174,9 @@ pub fn fit_on(
                 .collect();
             handles
                 .into_iter()
-                .flat_map(|h| h.join().unwrap_or_default())
+                // A worker only panics on a bug; its panic goes on here rather than a
+                // model averaged over fewer runs than it says.
+                .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
                 .collect()
         });
         done.sort_by_key(|(k, _)| *k);
@@ -228,7 +231,8 @@ struct Sample<'a> {
 /// The slots the training examples use, most frequent first, and the examples renumbered
 /// to match. Training is then the same arithmetic on the same weights, but over a table
 /// of the slots in use (a few hundred thousand rows rather than 2^20 and more), whose
-/// frequent rows share cache lines: the updates wait on memory much less.
+/// frequent rows share cache lines: the updates wait on memory much less. The renumbered
+/// copy costs as much memory as the training features themselves while the fit runs.
 struct Compact<'a> {
     /// Compact index -> slot.
     slots: Vec<u32>,
