@@ -294,7 +294,7 @@ pub fn run(args: &Args) -> Result<ExitCode, Failure> {
     let started = std::time::Instant::now();
     let fit_report = fit_on(
         &mut model,
-        &examples,
+        examples,
         args.validation,
         args.validation_split.into(),
         args.input.threads,

@@ -95,23 +95,31 @@ pub fn fit(
     split: Split,
     on_epoch: impl FnMut(u32),
 ) -> FitReport {
-    fit_on(model, examples, validation_share, split, 0, on_epoch)
+    fit_on(
+        model,
+        examples.to_vec(),
+        validation_share,
+        split,
+        0,
+        on_epoch,
+    )
 }
 
-/// [`fit`] with the shuffles spread over at most `threads` threads (0: one per core). The
-/// model is the same whatever the number.
+/// [`fit`] on examples it may change (their slots are renumbered in place for the fit, so
+/// that no copy is made), with the shuffles spread over at most `threads` threads (0: one
+/// per core). The model is the same whatever the number.
 pub fn fit_on(
     model: &mut Model,
-    examples: &[Example],
+    examples: Vec<Example>,
     validation_share: f64,
     split: Split,
     threads: usize,
     mut on_epoch: impl FnMut(u32),
 ) -> FitReport {
-    let mask = validation_mask(examples, validation_share, split);
-    let mut validation: Vec<&Example> = Vec::new();
-    let mut train: Vec<&Example> = Vec::new();
-    for (example, held) in examples.iter().zip(mask) {
+    let mask = validation_mask(&examples, validation_share, split);
+    let mut validation: Vec<Example> = Vec::new();
+    let mut train: Vec<Example> = Vec::new();
+    for (example, held) in examples.into_iter().zip(mask) {
         if held {
             validation.push(example);
         } else {
@@ -121,13 +129,9 @@ pub fn fit_on(
     let weights = class_weights(model, &train);
     let shuffles = model.training.shuffles.max(1);
     let slots = model.heads.first().map_or(0, |h| h.linear.slots());
-    let compact = Compact::new(&train, slots);
-    let start: Vec<LinearHead> = model
-        .heads
-        .iter()
-        .map(|h| h.linear.gather(&compact.slots))
-        .collect();
-    let train = &compact.samples;
+    let used = renumber(&mut train, slots);
+    let start: Vec<LinearHead> = model.heads.iter().map(|h| h.linear.gather(&used)).collect();
+    let train = &train;
     let runs: Vec<Vec<LinearHead>> = if shuffles == 1 {
         vec![run_epochs(
             start,
@@ -186,7 +190,7 @@ pub fn fit_on(
     for (h, head) in model.heads.iter_mut().enumerate() {
         let fitted: Vec<&LinearHead> = runs.iter().filter_map(|r| r.get(h)).collect();
         if let Some(mean) = LinearHead::average(&fitted) {
-            head.linear.scatter(&compact.slots, &mean);
+            head.linear.scatter(&used, &mean);
         }
     }
     model.training.examples = train.len() as u64;
@@ -194,7 +198,7 @@ pub fn fit_on(
     for (h, head) in model.heads.iter_mut().enumerate() {
         let labelled: Vec<(&Example, usize)> = validation
             .iter()
-            .filter_map(|e| e.labels.get(h).copied().flatten().map(|l| (*e, l)))
+            .filter_map(|e| e.labels.get(h).copied().flatten().map(|l| (e, l)))
             .collect();
         if labelled.is_empty() {
             reports.push(None);
@@ -222,58 +226,36 @@ pub fn fit_on(
     }
 }
 
-/// A training example with its slots renumbered into a compact table.
-struct Sample<'a> {
-    x: Vec<(u32, f32)>,
-    labels: &'a [Option<usize>],
-}
-
-/// The slots the training examples use, most frequent first, and the examples renumbered
-/// to match. Training is then the same arithmetic on the same weights, but over a table
-/// of the slots in use (a few hundred thousand rows rather than 2^20 and more), whose
-/// frequent rows share cache lines: the updates wait on memory much less. The renumbered
-/// copy costs as much memory as the training features themselves while the fit runs.
-struct Compact<'a> {
-    /// Compact index -> slot.
-    slots: Vec<u32>,
-    samples: Vec<Sample<'a>>,
-}
-
-impl<'a> Compact<'a> {
-    fn new(train: &[&'a Example], slots: usize) -> Self {
-        let mut counts = vec![0u32; slots];
-        for example in train {
-            for &(slot, _) in &example.x {
-                if let Some(c) = counts.get_mut(slot as usize) {
-                    *c += 1;
-                }
+/// Renumbers the slots of `train` into a compact table of the slots they use, most
+/// frequent first, and returns that table's slots (compact index -> slot); entries beyond
+/// `slots` are dropped, as the full table would skip them. Training is then the same
+/// arithmetic on the same weights, but over a table of the slots in use (a few hundred
+/// thousand rows rather than 2^20 and more), whose frequent rows share cache lines: the
+/// updates wait on memory much less.
+fn renumber(train: &mut [Example], slots: usize) -> Vec<u32> {
+    let mut counts = vec![0u32; slots];
+    for example in train.iter() {
+        for &(slot, _) in &example.x {
+            if let Some(c) = counts.get_mut(slot as usize) {
+                *c += 1;
             }
         }
-        let mut used: Vec<u32> = (0..slots as u32)
-            .filter(|&s| counts[s as usize] > 0)
-            .collect();
-        used.sort_by(|&a, &b| counts[b as usize].cmp(&counts[a as usize]).then(a.cmp(&b)));
-        // Reuse the counts as the slot -> compact index map.
-        for (i, &slot) in used.iter().enumerate() {
-            counts[slot as usize] = i as u32;
-        }
-        let samples = train
-            .iter()
-            .map(|example| Sample {
-                x: example
-                    .x
-                    .iter()
-                    .filter(|(slot, _)| (*slot as usize) < slots)
-                    .map(|&(slot, value)| (counts[slot as usize], value))
-                    .collect(),
-                labels: &example.labels,
-            })
-            .collect();
-        Compact {
-            slots: used,
-            samples,
+    }
+    let mut used: Vec<u32> = (0..slots as u32)
+        .filter(|&s| counts[s as usize] > 0)
+        .collect();
+    used.sort_by(|&a, &b| counts[b as usize].cmp(&counts[a as usize]).then(a.cmp(&b)));
+    // Reuse the counts as the slot -> compact index map.
+    for (i, &slot) in used.iter().enumerate() {
+        counts[slot as usize] = i as u32;
+    }
+    for example in train.iter_mut() {
+        example.x.retain(|(slot, _)| (*slot as usize) < slots);
+        for (slot, _) in &mut example.x {
+            *slot = counts[*slot as usize];
         }
     }
+    used
 }
 
 /// The seed of shuffle `k`: the model's seed itself for the first, so that one shuffle is
@@ -286,7 +268,7 @@ fn shuffle_seed(seed: u64, k: u64) -> u64 {
 /// `heads`; returns the heads as they end.
 fn run_epochs(
     mut heads: Vec<LinearHead>,
-    train: &[Sample],
+    train: &[Example],
     weights: &[Vec<f32>],
     model: &Model,
     seed: u64,
@@ -301,7 +283,7 @@ fn run_epochs(
             let Some(example) = train.get(i) else {
                 continue;
             };
-            for ((head, label), w) in heads.iter_mut().zip(example.labels).zip(weights) {
+            for ((head, label), w) in heads.iter_mut().zip(&example.labels).zip(weights) {
                 if let Some(label) = label {
                     head.update_weighted(&example.x, *label, rate, w[*label]);
                 }
@@ -313,7 +295,7 @@ fn run_epochs(
 }
 
 /// Per head and class: `n / (classes * count)` when balancing, else 1.
-fn class_weights(model: &Model, train: &[&Example]) -> Vec<Vec<f32>> {
+fn class_weights(model: &Model, train: &[Example]) -> Vec<Vec<f32>> {
     model
         .heads
         .iter()
@@ -425,7 +407,14 @@ mod tests {
             .into_iter()
             .map(|threads| {
                 let mut m = two_class(2, 3, 5);
-                fit_on(&mut m, &examples, 0.1, Split::Random, threads, |_| {});
+                fit_on(
+                    &mut m,
+                    examples.clone(),
+                    0.1,
+                    Split::Random,
+                    threads,
+                    |_| {},
+                );
                 m
             })
             .collect();
@@ -441,32 +430,17 @@ mod tests {
         fit(&mut fitted, &examples, 0.1, Split::Random, |_| {});
         // The same runs by hand, over the whole table with the slots as they are.
         let mask = validation_mask(&examples, 0.1, Split::Random);
-        let train: Vec<&Example> = examples
+        let train: Vec<Example> = examples
             .iter()
             .zip(&mask)
             .filter(|(_, held)| !**held)
-            .map(|(e, _)| e)
-            .collect();
-        let samples: Vec<Sample> = train
-            .iter()
-            .map(|e| Sample {
-                x: e.x.clone(),
-                labels: &e.labels,
-            })
+            .map(|(e, _)| e.clone())
             .collect();
         let weights = class_weights(&fresh, &train);
         let runs: Vec<LinearHead> = (0..2)
             .map(|k| {
                 let start = vec![fresh.heads[0].linear.clone()];
-                run_epochs(
-                    start,
-                    &samples,
-                    &weights,
-                    &fresh,
-                    shuffle_seed(5, k),
-                    |_| {},
-                )
-                .remove(0)
+                run_epochs(start, &train, &weights, &fresh, shuffle_seed(5, k), |_| {}).remove(0)
             })
             .collect();
         let mean = LinearHead::average(&runs.iter().collect::<Vec<_>>()).unwrap();
