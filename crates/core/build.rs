@@ -143,7 +143,7 @@ fn split(xml: &Path) -> Result<Split, String> {
     for (code, regions) in by_code {
         let start = blob.len();
         let mut regions = serde_json::to_value(&regions).map_err(|e| e.to_string())?;
-        ascii_digits(&mut regions);
+        rewrite_patterns(&mut regions);
         serde_json::to_writer(&mut blob, &regions).map_err(|e| e.to_string())?;
         index.push((code, start, blob.len()));
     }
@@ -167,15 +167,15 @@ const PATTERN_FIELDS: &[&str] = &[
 /// where the two agree, but the regex crate compiles `\d` as Unicode's sixty-odd ranges of
 /// decimal digits. Compiling a country's patterns is what a run pays on its first number
 /// from there.
-fn ascii_digits(value: &mut serde_json::Value) {
+fn rewrite_patterns(value: &mut serde_json::Value) {
     match value {
-        serde_json::Value::Array(items) => items.iter_mut().for_each(ascii_digits),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(rewrite_patterns),
         serde_json::Value::Object(fields) => {
             for (name, field) in fields.iter_mut() {
                 if PATTERN_FIELDS.contains(&name.as_str()) {
                     compact_patterns(field);
                 } else {
-                    ascii_digits(field);
+                    rewrite_patterns(field);
                 }
             }
         }
@@ -183,7 +183,7 @@ fn ascii_digits(value: &mut serde_json::Value) {
     }
 }
 
-/// `ascii_digits` on a pattern field (a string, or a list of them).
+/// A pattern field (a string, or a list of them): whitespace out, `\d` as `[0-9]`.
 fn compact_patterns(value: &mut serde_json::Value) {
     match value {
         serde_json::Value::String(s) => {
