@@ -5,6 +5,7 @@
 
 mod commands;
 mod exit;
+mod json;
 mod labels;
 mod parquet_out;
 mod privacy;

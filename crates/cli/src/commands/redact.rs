@@ -561,21 +561,12 @@ fn one_record(
     let number_id = number.to_string();
     let id = record.id.map_or(number_id.as_str(), RawValue::get);
     let (redacted, found) = redactor.redact_text(&text, &[]);
-    let fail = |e: serde_json::Error| format!("line {number}: {e}");
-    let mark = out.len();
     out.extend_from_slice(b"{\"id\":");
     out.extend_from_slice(id.as_bytes());
     out.push(b',');
-    let written = serde_json::to_writer(&mut *out, field)
-        .and_then(|()| {
-            out.push(b':');
-            serde_json::to_writer(&mut *out, &redacted)
-        })
-        .map_err(fail);
-    if let Err(why) = written {
-        out.truncate(mark);
-        return Err(why);
-    }
+    crate::json::write_str(out, field);
+    out.push(b':');
+    crate::json::write_str(out, &redacted);
     out.extend_from_slice(b"}\n");
     if let Some(found_line) = found_out {
         found_line.extend_from_slice(b"{\"id\":");

@@ -338,6 +338,10 @@ fn char_offsets_count_code_points() {
     let f = r.find(text, &[]);
     assert_eq!(char_offsets(text, &f), vec![(9, 24)]);
     assert_eq!((f[0].start, f[0].end), (11, 26));
+    // ASCII text takes the short way: a byte is a character.
+    let ascii = "Mail ann@example.com or bob@example.org";
+    let f = r.find(ascii, &[]);
+    assert_eq!(char_offsets(ascii, &f), vec![(5, 20), (24, 39)]);
 }
 
 #[test]
