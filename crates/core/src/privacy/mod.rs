@@ -9,6 +9,7 @@
 //! confidential material was seen) but never the values.
 
 pub mod checks;
+mod context;
 pub mod detect;
 mod names;
 mod phone;

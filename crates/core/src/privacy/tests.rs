@@ -351,7 +351,7 @@ fn spans_json_is_what_serde_writes() {
                 card 4111 1111 1111 1111. CONFIDENTIAL. Born on March 3, 1980.";
     let found = r.find(text, &[]);
     assert!(found.len() >= 5, "{found:?}");
-    let mut odd = found[0].clone();
+    let mut odd = found[0];
     odd.score = f32::NAN;
     for findings in [found.clone(), Vec::new(), vec![odd]] {
         let mut ours = Vec::new();
