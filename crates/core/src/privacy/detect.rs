@@ -589,6 +589,26 @@ const MARKER_LETTERS: u32 = {
     bits
 };
 
+/// Bit `letter` of entry `len`: some built-in marker starts with that letter and a first
+/// part (up to a space, hyphen or apostrophe) of that many bytes. Most words of a text are
+/// ruled out by this one look, with no index lookup.
+const MARKER_SHAPES: [u32; 16] = {
+    let mut shapes = [0u32; 16];
+    let mut i = 0;
+    while i < MARKERS.len() {
+        let phrase = MARKERS[i].as_bytes();
+        let mut len = 0;
+        while len < phrase.len() && !matches!(phrase[len], b' ' | b'-' | b'\'') {
+            len += 1;
+        }
+        if len < 16 {
+            shapes[len] |= 1 << (phrase[0] - b'a');
+        }
+        i += 1;
+    }
+    shapes
+};
+
 /// The index slot of a word (or a phrase) by its first letter and the length of its first
 /// part (up to a space, hyphen or apostrophe).
 fn marker_slot(word: &[u8]) -> Option<usize> {
@@ -610,6 +630,16 @@ fn markers(text: &str, words: &[super::names::Word], out: &mut Vec<Finding>) {
     let bytes = text.as_bytes();
     let mut after = 0;
     for w in words {
+        // A word with no hyphen or apostrophe is its own first part: its length and first
+        // letter rule out most words at once.
+        if !w.hyphen && !w.apostrophe {
+            let len = w.end - w.start;
+            let letter = bytes[w.start].to_ascii_lowercase();
+            let shape = MARKER_SHAPES.get(len).copied().unwrap_or(0);
+            if !letter.is_ascii_lowercase() || shape & (1 << (letter - b'a')) == 0 {
+                continue;
+            }
+        }
         let mut start = w.start;
         loop {
             if start >= after {

@@ -25,6 +25,8 @@ pub(super) struct Word {
     joined: bool,
     /// Has a hyphen inside (`CONFIDENTIAL-DO`): what follows it may start a phrase too.
     pub(super) hyphen: bool,
+    /// Has an ASCII apostrophe inside (`O'Brien`).
+    pub(super) apostrophe: bool,
     /// What the dictionaries say of it (looked up for capitalised, CJK and line-starting
     /// words only).
     kind: WordKind,
@@ -50,7 +52,7 @@ pub(super) fn words(text: &str) -> Vec<Word> {
         if b.is_ascii() {
             if b.is_ascii_alphabetic() {
                 let start = i;
-                let mut hyphen = false;
+                let (mut hyphen, mut apostrophe) = (false, false);
                 i += 1;
                 loop {
                     // The letters: most of the bytes of mail, eight at a time.
@@ -61,12 +63,14 @@ pub(super) fn words(text: &str) -> Vec<Word> {
                     {
                         // An inner apostrophe or hyphen, and the letter after it.
                         hyphen |= d == b'-';
+                        apostrophe |= d == b'\'';
                         i += 2;
                     } else {
                         if d >= 0x80 {
                             // A non-ASCII letter inside the word (Müller): finish it decoded.
                             let end = word_end(text, i, false);
                             hyphen |= text[i..end].contains('-');
+                            apostrophe |= text[i..end].contains('\'');
                             i = end;
                         }
                         break;
@@ -80,6 +84,7 @@ pub(super) fn words(text: &str) -> Vec<Word> {
                     line_start,
                     joined,
                     hyphen,
+                    apostrophe,
                     kind: WordKind::default(),
                 });
                 line_start = false;
@@ -109,6 +114,7 @@ pub(super) fn words(text: &str) -> Vec<Word> {
                 line_start,
                 joined,
                 hyphen: !cjk && text[i..end].contains('-'),
+                apostrophe: !cjk && text[i..end].contains('\''),
                 kind: WordKind::default(),
             });
             line_start = false;
