@@ -207,15 +207,12 @@ struct ContextWords {
     starts: [u64; 36],
     /// The phrases by the index of their run's last byte.
     phrases: Vec<Vec<Phrase>>,
-    /// Phrases without a run (none in the lists as they are), searched for as substrings.
-    others: Vec<(&'static [u8], u8)>,
 }
 
 static CONTEXT_WORDS: std::sync::LazyLock<ContextWords> = std::sync::LazyLock::new(|| {
     let mut words = WordFlags::default();
     let mut starts = [0u64; 36];
     let mut phrases: Vec<Vec<Phrase>> = (0..36).map(|_| Vec::new()).collect();
-    let mut others = Vec::new();
     for (list, flags) in LISTS {
         for word in list {
             let bytes = word.as_bytes();
@@ -226,8 +223,8 @@ static CONTEXT_WORDS: std::sync::LazyLock<ContextWords> = std::sync::LazyLock::n
                     continue;
                 }
             }
+            // Every entry has a letter or digit (a test checks the lists).
             let Some(from) = bytes.iter().position(|&b| class(b).is_some()) else {
-                others.push((bytes, flags));
                 continue;
             };
             let to = bytes[from..]
@@ -247,7 +244,6 @@ static CONTEXT_WORDS: std::sync::LazyLock<ContextWords> = std::sync::LazyLock::n
         words,
         starts,
         phrases,
-        others,
     }
 });
 
@@ -300,11 +296,6 @@ pub(super) fn flags(text: &str, at: usize) -> u8 {
             }
         }
     }
-    for (phrase, f) in &lists.others {
-        if lower.windows(phrase.len()).any(|w| w == *phrase) {
-            flags |= f;
-        }
-    }
     flags
 }
 
@@ -338,6 +329,15 @@ mod tests {
             }
         }
         flags
+    }
+
+    #[test]
+    fn every_list_entry_has_a_letter_or_digit_to_be_found_by() {
+        for (list, _) in LISTS {
+            for word in list {
+                assert!(word.bytes().any(|b| class(b).is_some()), "{word:?}");
+            }
+        }
     }
 
     #[test]
