@@ -11,7 +11,8 @@
 //! If the file cannot be found (a build without `cargo metadata`), the index is empty and the
 //! detector uses the crate's default database: slower to start, same answers.
 //!
-//! It also prints the code that builds the name and place table, for the table's cache.
+//! It also prints the code that builds the name and place table, for the table's cache, and
+//! derives the structured patterns' start filter (`start_filter`).
 
 use std::collections::BTreeMap;
 use std::env;
@@ -21,10 +22,15 @@ use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+#[allow(dead_code)] // the detector's half of the file (`Kind`) is not used here
+#[path = "src/privacy/patterns.rs"]
+mod patterns;
+
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     table_source_print();
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    start_filter(&out);
     let (index, blob) = match metadata_xml().and_then(|xml| split(&xml)) {
         Ok(split) => split,
         Err(why) => {
@@ -193,4 +199,166 @@ fn compact_patterns(value: &mut serde_json::Value) {
         serde_json::Value::Array(items) => items.iter_mut().for_each(compact_patterns),
         _ => {}
     }
+}
+
+/// A byte that `\b` counts as part of a word.
+fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// Derives the scan's start filter from the patterns (`src/privacy/scan.rs` reads it).
+///
+/// For the `Start::Prefix` patterns, an anchored lazy DFA is driven over every first, second
+/// and third byte, after a word byte and after anything else: a position can start a match
+/// only if its first three bytes leave the DFA alive. The result is a mask of third bytes per
+/// (context, first, second) byte, written as `start-pairs.bin` (one mask number per pair,
+/// 0 for none) and `start-masks.rs` (the masks, and the bytes outside words that can start a
+/// match). The first bytes of the other patterns are checked against what the scan looks at
+/// for them, so that an edit of a pattern cannot slip past the filter unseen.
+fn start_filter(out: &Path) {
+    use patterns::{Start, PATTERNS};
+    use regex_automata::hybrid::dfa::{Cache, DFA};
+    use regex_automata::hybrid::LazyStateID;
+    use regex_automata::util::{start, syntax};
+    use regex_automata::Anchored;
+
+    println!("cargo:rerun-if-changed=src/privacy/patterns.rs");
+    let dfa_of = |rule: Start| {
+        let pats: Vec<&str> = PATTERNS
+            .iter()
+            .filter(|p| p.2 == rule)
+            .map(|p| p.0)
+            .collect();
+        let dfa = DFA::builder()
+            .syntax(syntax::Config::new().unicode(false).utf8(false))
+            .build_many(&pats)
+            .expect("the patterns compile");
+        let cache = dfa.create_cache();
+        (dfa, cache)
+    };
+    // The start states after a word byte (context 1) and after anything else (context 0:
+    // the text's start, a space, a line break...).
+    let starts = |dfa: &DFA, cache: &mut Cache, context: usize| -> Vec<LazyStateID> {
+        let behind: &[Option<u8>] = if context == 1 {
+            &[Some(b'a')]
+        } else {
+            &[None, Some(b' '), Some(b'\n'), Some(b'\r')]
+        };
+        behind
+            .iter()
+            .map(|&b| {
+                let config = start::Config::new().anchored(Anchored::Yes).look_behind(b);
+                dfa.start_state(cache, &config).expect("a start state")
+            })
+            .collect()
+    };
+    let step = |dfa: &DFA, cache: &mut Cache, id: LazyStateID, b: u8| {
+        dfa.next_state(cache, id, b).expect("no quit bytes")
+    };
+    let first_bytes = |rule: Start, context: usize| -> Vec<u8> {
+        let (dfa, mut cache) = dfa_of(rule);
+        let starts = starts(&dfa, &mut cache, context);
+        (0..=255u8)
+            .filter(|&b| {
+                starts
+                    .iter()
+                    .any(|&s| !step(&dfa, &mut cache, s, b).is_dead())
+            })
+            .collect()
+    };
+    let shown =
+        |bytes: &[u8]| format!("{:?}", bytes.iter().map(|&b| b as char).collect::<String>());
+
+    // What the scan assumes of the other patterns' first bytes.
+    let local = first_bytes(Start::LocalPart, 0);
+    assert!(
+        local.iter().all(u8::is_ascii_alphanumeric) && first_bytes(Start::LocalPart, 1).is_empty(),
+        "a Start::LocalPart pattern must start with \\b and a letter or digit (starts: {})",
+        shown(&local)
+    );
+    let capital = first_bytes(Start::CapitalRun, 0);
+    let capital_after_word = first_bytes(Start::CapitalRun, 1);
+    assert!(
+        capital.iter().all(u8::is_ascii_uppercase)
+            && capital_after_word.iter().all(|b| (0xC3..=0xC5).contains(b)),
+        "a Start::CapitalRun pattern must start with \\b and a capital (starts: {} and, after a \
+         word byte, {})",
+        shown(&capital),
+        shown(&capital_after_word)
+    );
+    let after_word = first_bytes(Start::Prefix, 1);
+    assert!(
+        !after_word.iter().any(|&b| is_word(b)),
+        "a Start::Prefix pattern that starts with a letter or digit must start with \\b \
+         (starts after a word byte: {})",
+        shown(&after_word)
+    );
+    let mut special: Vec<u8> = first_bytes(Start::Prefix, 0)
+        .into_iter()
+        .chain(after_word)
+        .filter(|&b| !is_word(b))
+        .collect();
+    special.sort_unstable();
+    special.dedup();
+
+    // The masks of third bytes, by context and first two bytes.
+    let (dfa, mut cache) = dfa_of(Start::Prefix);
+    let mut masks: Vec<[u64; 4]> = vec![[0; 4]];
+    let mut pairs = vec![0u8; 2 * 65536];
+    for context in 0..2 {
+        for s in starts(&dfa, &mut cache, context) {
+            for b0 in 0..=255u8 {
+                let q1 = step(&dfa, &mut cache, s, b0);
+                if q1.is_dead() {
+                    continue;
+                }
+                for b1 in 0..=255u8 {
+                    let q2 = step(&dfa, &mut cache, q1, b1);
+                    if q2.is_dead() {
+                        continue;
+                    }
+                    // A match state (a match ended before this byte) takes any third byte.
+                    let mut mask = [0u64; 4];
+                    for b2 in 0..=255u8 {
+                        let q3 = step(&dfa, &mut cache, q2, b2);
+                        if q1.is_match() || q2.is_match() || !q3.is_dead() {
+                            mask[usize::from(b2 / 64)] |= 1 << (b2 % 64);
+                        }
+                    }
+                    let slot = context * 65536 + usize::from(b0) * 256 + usize::from(b1);
+                    let old = masks[usize::from(pairs[slot])];
+                    let joined: [u64; 4] = std::array::from_fn(|i| old[i] | mask[i]);
+                    let id = masks.iter().position(|m| *m == joined).unwrap_or_else(|| {
+                        masks.push(joined);
+                        masks.len() - 1
+                    });
+                    pairs[slot] = u8::try_from(id).expect("at most 255 distinct masks");
+                }
+            }
+        }
+    }
+    let mut source = String::from(
+        "/// Masks of third bytes (bit `b` of the 256 set: `b` may come third); the first, 0,\n\
+         /// takes none.\n\
+         #[allow(clippy::unreadable_literal)]\n",
+    );
+    writeln!(source, "const MASKS: [[u64; 4]; {}] = [", masks.len())
+        .expect("a String takes writes");
+    for m in &masks {
+        writeln!(
+            source,
+            "    [{:#x}, {:#x}, {:#x}, {:#x}],",
+            m[0], m[1], m[2], m[3]
+        )
+        .expect("a String takes writes");
+    }
+    source.push_str("];\n/// The bytes outside words that may start a `Start::Prefix` pattern.\n");
+    writeln!(
+        source,
+        "const SPECIAL: [u8; {}] = {special:?};",
+        special.len()
+    )
+    .expect("a String takes writes");
+    fs::write(out.join("start-masks.rs"), source).expect("OUT_DIR is writable");
+    fs::write(out.join("start-pairs.bin"), pairs).expect("OUT_DIR is writable");
 }

@@ -1,8 +1,8 @@
 //! Finding personal data and confidential material in text.
 //!
-//! One multi-pattern regex pass (regex-automata's meta engine: one scan, which pattern and
-//! where) finds the structured kinds: addresses, URLs, IPs, card/SSN/IBAN/phone candidates,
-//! dates, secrets. Candidates are then validated (Luhn and issuer ranges, SSN ranges, IBAN
+//! One scan for the structured patterns (`patterns.rs`, `scan.rs`: an anchored lazy DFA run
+//! only where a pattern may start) finds the structured kinds: addresses, URLs, IPs,
+//! card/SSN/IBAN/phone candidates, dates, secrets. Candidates are then validated (Luhn and issuer ranges, SSN ranges, IBAN
 //! mod-97, octet ranges, `phonenumber`), and context words nearby raise or lower their score,
 //! as Presidio does. A second, word-level pass finds people and places: names the message's
 //! own headers give, greetings and signatures, and first-name / surname / place dictionaries
@@ -10,9 +10,9 @@
 //! pass start; the policy's own terms, which may be any text, are found with Aho-Corasick.
 //! Every step is linear in the text, and nothing allocates per byte.
 
+use super::patterns::{Kind, PATTERNS};
+use super::scan::Scanner;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
-use regex_automata::meta::Regex;
-use regex_automata::util::syntax;
 use serde::Serialize;
 
 use super::checks;
@@ -302,132 +302,6 @@ impl Dictionaries {
     }
 }
 
-/// The structured patterns, in priority order: at one start position the first listed wins.
-const PATTERNS: &[(&str, Kind)] = &[
-    (
-        r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY-----(?s:.)*?-----END[A-Z0-9 ]*PRIVATE KEY-----",
-        Kind::PrivateKey,
-    ),
-    (r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", Kind::CloudKey),
-    (
-        r"\beyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}",
-        Kind::Jwt,
-    ),
-    (
-        r"(?i:\bbearer)[ \t]+[A-Za-z0-9._~+/\-]{16,}=*",
-        Kind::Bearer,
-    ),
-    (
-        r"(?i:\b(?:password|passwd|pwd|passcode|passphrase|kennwort|mot de passe|contraseña))[ \t]*(?:is[ \t]+)?[:=][ \t]*[^\s]{4,}",
-        Kind::Password,
-    ),
-    (
-        r"(?i:\b(?:https?|ftp)://|\bwww\.)[^\s<>\x22'`{}|\\^\[\]]+",
-        Kind::Url,
-    ),
-    (
-        r"\b[A-Za-z0-9][A-Za-z0-9._%+\-]*@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,24}\b",
-        Kind::Email,
-    ),
-    (
-        r"\b[A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b",
-        Kind::Iban,
-    ),
-    (r"\b[0-9]{3}([- ])[0-9]{2}[- ][0-9]{4}\b", Kind::Ssn),
-    // ISO dates and date-times.
-    (
-        r"\b[12][0-9]{3}-[01][0-9]-[0-3][0-9](?:(?:T|[ ]{1,2})[0-2][0-9]:[0-5][0-9](?::[0-5][0-9](?:[.,][0-9]{1,9})?)?(?:[ ]?(?:Z|UTC|GMT|[+-][0-2][0-9]:?[0-5][0-9]))?)?\b",
-        Kind::Date,
-    ),
-    // Numeric dates: 05/03/1985, 5.3.1985, 03-05-85.
-    (
-        r"\b[0-3]?[0-9]([/.\-])[01]?[0-9]([/.\-])(?:19|20)?[0-9]{2}\b(?:,?[ ]{1,2}[0-2]?[0-9]:[0-5][0-9](?::[0-5][0-9])?(?:[ ]?[AaPp]\.?[Mm]\.?)?)?",
-        Kind::Date,
-    ),
-    // Month-name dates (English, German, French, Spanish, Italian, Portuguese, Dutch),
-    // optionally led by a weekday and followed by a year and a time.
-    (
-        concat!(
-            r"(?i:\b(?:(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)(?:day|sday|nesday|rsday|urday)?\.?,?[ ]{1,2})?",
-            r"(?:jan(?:uary|uar)?|feb(?:ruary|ruar)?|mar(?:ch)?|apr(?:il)?|may|jun(?:e)?|jul(?:y)?|aug(?:ust)?|sep(?:t|tember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)",
-            r"\.?[ ]{1,2}[0-3]?[0-9](?:st|nd|rd|th)?\b(?:,?[ ]{1,2}(?:19|20)[0-9]{2}\b)?",
-            r"(?:,?[ ]{1,2}(?:at[ ]{1,2})?[0-2]?[0-9]:[0-5][0-9](?::[0-5][0-9])?(?:[ ]?[ap]\.?m\.?\b)?)?)"
-        ),
-        Kind::Date,
-    ),
-    (
-        concat!(
-            r"(?i:\b(?:(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)(?:day|sday|nesday|rsday|urday)?\.?,?[ ]{1,2})?",
-            r"[0-3]?[0-9](?:st|nd|rd|th|\.)?[ ]{1,2}(?:of[ ]{1,2}|de[ ]{1,2})?",
-            r"(?:jan(?:uary|uar|vier)?|janeiro|enero|gennaio|januari|feb(?:ruary|ruar)?|f(?:é|e)vrier|febrero|febbraio|fevereiro|februari|mar(?:ch|s|zo|ço)?|m(?:ä|ae)rz|maart|apr(?:il|ile)?|avril|abril|may|mai|mayo|maggio|maio|mei|jun(?:e|i)?|juin|junio|giugno|junho|jul(?:y|i)?|juillet|julio|luglio|julho|aug(?:ust|usti)?|ao(?:û|u)t|agosto|augustus|sep(?:t|tember)?|septembre|septiembre|settembre|setembro|oct(?:ober)?|okt(?:ober)?|octobre|octubre|ottobre|outubro|nov(?:ember|embre)?|novembro|dec(?:ember)?|dez(?:ember)?|d(?:é|e)cembre|diciembre|dicembre|dezembro)",
-            r"\.?,?[ ]{1,2}(?:de[ ]{1,2})?(?:19|20)[0-9]{2}\b",
-            r"(?:,?[ ]{1,2}(?:at[ ]{1,2}|um[ ]{1,2}|à[ ]{1,2}|a las[ ]{1,2})?[0-2]?[0-9][:h][0-5][0-9](?::[0-5][0-9])?(?:[ ]?[ap]\.?m\.?\b)?)?)"
-        ),
-        Kind::Date,
-    ),
-    // Street addresses, "City, ST 12345" lines and postcodes (byte-level classes: a
-    // capital is ASCII or a Latin-1/Latin Extended-A letter, so the DFA stays small).
-    (
-        r"\b[0-9]{1,5}[A-Za-z]?[ ]+(?:(?:[A-Z]|\xC3[\x80-\x9E]|[\xC4-\xC5][\x80-\xBF])(?:(?:[A-Za-z]|[\xC3-\xC5][\x80-\xBF])|[.'\-])*[ ]+){0,4}(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Square|Sq|Terrace|Ter|Parkway|Pkwy|Circle|Cir|Highway|Hwy|Trail|Trl|Crescent|Close|Row|Alley|Loop|Path|Pike|Plaza|Ridge|Route|Rte|Gardens|Mews|Walk|Green|Hill|Park|Port|Station|Crossing|Junction|Mall|Heights|Manor|Point|Springs|Valley|View|Villa|Village|Vista)\b\.?(?:[ ]+(?:N|S|E|W|NE|NW|SE|SW)\b)?(?:,?[ ]+(?:Apt|Apartment|Suite|Ste|Unit|Floor|Fl|#)\.?[ ]*[0-9A-Za-z\-]+)?",
-        Kind::Street,
-    ),
-    (
-        r"\b(?:[A-Z]|\xC3[\x80-\x9E]|[\xC4-\xC5][\x80-\xBF])(?:(?:[A-Za-z]|[\xC3-\xC5][\x80-\xBF])|-)*(?:straße|strasse|str\.|weg|gasse|platz|allee|ring|damm|ufer|chaussee|steig|pfad|markt)[ ]+[0-9]{1,4}[a-z]?\b",
-        Kind::Street,
-    ),
-    (
-        r"\b[0-9]{1,4}(?:[ ]?(?:bis|ter))?,?[ ]+(?:[Rr]ue|[Aa]venue|[Bb]oulevard|[Cc]hemin|[Aa]llée|[Ii]mpasse|[Qq]uai|[Pp]lace|[Cc]alle|[Aa]venida|[Pp]aseo|[Pp]laza|[Cc]arrer|[Cc]amino|[Vv]ia|[Vv]iale|[Pp]iazza|[Cc]orso|[Ll]argo|[Rr]ua|[Tt]ravessa|[Pp]raça|[Ss]traat|[Ll]aan|[Pp]lein|[Gg]racht|[Uu]lica)[ ]+(?:(?:de|del|de la|des|du|da|do|di|della|dei|dos|das|van|het|d'|l')[ ]*)?(?:[A-Z]|\xC3[\x80-\x9E]|[\xC4-\xC5][\x80-\xBF])(?:(?:[A-Za-z]|[\xC3-\xC5][\x80-\xBF])|['\-])*(?:[ ]+(?:[A-Z]|\xC3[\x80-\x9E]|[\xC4-\xC5][\x80-\xBF])(?:(?:[A-Za-z]|[\xC3-\xC5][\x80-\xBF])|['\-])*){0,3}",
-        Kind::Street,
-    ),
-    (
-        r"\b(?:[Rr]ue|[Aa]venue|[Bb]oulevard|[Cc]hemin|[Aa]llée|[Ii]mpasse|[Qq]uai|[Pp]lace|[Cc]alle|[Aa]venida|[Pp]aseo|[Pp]laza|[Cc]arrer|[Cc]amino|[Vv]ia|[Vv]iale|[Pp]iazza|[Cc]orso|[Ll]argo|[Rr]ua|[Tt]ravessa|[Pp]raça|[Ss]traat|[Ll]aan|[Pp]lein|[Gg]racht|[Uu]lica)[ ]+(?:(?:de|del|de la|des|du|da|do|di|della|dei|dos|das|van|het|d'|l')[ ]*)?(?:[A-Z]|\xC3[\x80-\x9E]|[\xC4-\xC5][\x80-\xBF])(?:(?:[A-Za-z]|[\xC3-\xC5][\x80-\xBF])|['\-])*(?:[ ]+(?:[A-Z]|\xC3[\x80-\x9E]|[\xC4-\xC5][\x80-\xBF])(?:(?:[A-Za-z]|[\xC3-\xC5][\x80-\xBF])|['\-])*){0,3},?[ ]+[0-9]{1,4}[a-zA-Z]?\b",
-        Kind::Street,
-    ),
-    (
-        r"\b(?:[A-Z]|\xC3[\x80-\x9E]|[\xC4-\xC5][\x80-\xBF])(?:[A-Za-z]|[\xC3-\xC5][\x80-\xBF])+(?:[ ](?:[A-Z]|\xC3[\x80-\x9E]|[\xC4-\xC5][\x80-\xBF])(?:[A-Za-z]|[\xC3-\xC5][\x80-\xBF])+){0,2},[ ][A-Z]{2}[ ][0-9]{5}(?:-[0-9]{4})?\b",
-        Kind::CityLine,
-    ),
-    (
-        r"\b[A-Z]{1,2}[0-9][A-Z0-9]?[ ][0-9][A-Z]{2}\b",
-        Kind::Postcode,
-    ),
-    (
-        r"\b[0-9]{4,5}[ ](?:[A-Z]|\xC3[\x80-\x9E]|[\xC4-\xC5][\x80-\xBF])(?:[a-z]|\xC3[\x9F-\xBF]|[\xC4-\xC5][\x80-\xBF])+(?:[ \-](?:[A-Z]|\xC3[\x80-\x9E]|[\xC4-\xC5][\x80-\xBF])(?:[a-z]|\xC3[\x9F-\xBF]|[\xC4-\xC5][\x80-\xBF])+){0,2}\b",
-        Kind::PostcodeTown,
-    ),
-    (r"\b(?:[0-9]{1,3}\.){3}[0-9]{1,3}\b", Kind::Ipv4),
-    (
-        r"(?:\b[0-9A-Fa-f]{1,4}|::?)(?::[0-9A-Fa-f]{0,4}){2,7}(?:\b|::?)",
-        Kind::Ipv6,
-    ),
-    // Runs of digits with the separators phone, card and account numbers use.
-    (
-        r"(?:\+|\b)[0-9](?:[0-9]|[ .\-/]?\(?[0-9]|\)[ .\-]?[0-9]){6,22}\b|\([0-9]{2,5}\)[ .\-]?[0-9](?:[0-9]|[ .\-][0-9]){4,14}\b",
-        Kind::Number,
-    ),
-];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    PrivateKey,
-    CloudKey,
-    Jwt,
-    Bearer,
-    Password,
-    Url,
-    Email,
-    Iban,
-    Ssn,
-    Date,
-    Ipv4,
-    Ipv6,
-    Number,
-    Street,
-    CityLine,
-    Postcode,
-    PostcodeTown,
-}
-
 /// Markers of confidential material (matched case-insensitively, as whole phrases).
 const MARKERS: &[&str] = &[
     "confidential",
@@ -457,7 +331,7 @@ const MARKERS: &[&str] = &[
 /// Build it once and share it between threads.
 #[derive(Debug)]
 pub struct Detector {
-    patterns: Regex,
+    patterns: Scanner,
     /// The policy's confidential terms (none when it lists none): they may be any text, so
     /// they are searched for; the built-in markers are looked for at word starts instead.
     terms: Option<AhoCorasick>,
@@ -479,13 +353,8 @@ impl Detector {
     /// A detector with `terms` (project code names, customer names...) found as
     /// confidential, and `dictionaries` for names and places (may be empty).
     pub fn new(terms: &[String], dictionaries: Dictionaries) -> Result<Self, DetectorError> {
-        let patterns = Regex::builder()
-            .syntax(syntax::Config::new().unicode(false).utf8(false))
-            // The patterns share many prefixes (digits start a dozen of them): give the lazy
-            // DFA room for its states, so that it does not clear and rebuild them per text.
-            .configure(Regex::config().hybrid_cache_capacity(32 << 20))
-            .build_many(&PATTERNS.iter().map(|(p, _)| *p).collect::<Vec<_>>())
-            .map_err(|e| DetectorError::Patterns(e.to_string()))?;
+        let patterns = Scanner::new(&PATTERNS.iter().map(|p| p.0).collect::<Vec<_>>())
+            .map_err(DetectorError::Patterns)?;
         let terms: Vec<&str> = terms
             .iter()
             .map(String::as_str)
@@ -524,13 +393,14 @@ impl Detector {
     }
 
     fn structured(&self, text: &str, out: &mut Vec<Finding>) {
-        for m in self.patterns.find_iter(text) {
-            let (start, end) = (m.start(), m.end());
+        let mut matches = Vec::new();
+        self.patterns.find(text.as_bytes(), &mut matches);
+        for m in matches {
+            let (start, end) = (m.start, m.end);
             if !text.is_char_boundary(start) || !text.is_char_boundary(end) {
                 continue;
             }
-            let kind = PATTERNS[m.pattern().as_usize()].1;
-            if let Some(f) = classify(text, start, end, kind) {
+            if let Some(f) = classify(text, start, end, PATTERNS[m.pattern].1) {
                 out.push(f);
             }
         }

@@ -12,8 +12,10 @@ pub mod checks;
 mod context;
 pub mod detect;
 mod names;
+mod patterns;
 mod phone;
 pub mod policy;
+mod scan;
 mod wordset;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,448 @@
+//! The scan for the structured patterns (`patterns.rs`): an anchored search at each position
+//! where one of them may start, instead of one unanchored search over the whole text.
+//!
+//! An unanchored lazy DFA follows every partial match at once, so its states are sets of
+//! partial matches begun at different places. They are many, every thread of every process
+//! builds them anew (a sixth of `train`'s time went there), and each match found that way
+//! takes a reverse search for its start. Here a match is looked for only where one may
+//! start, by an anchored DFA whose states follow one start: few states, and the start is
+//! known. Where one may start is told eight bytes at a time:
+//! - at a word start (after a byte that is not a letter, digit or `_`, as `\b` has it) or at
+//!   one of the few other bytes a pattern can begin with (`SPECIAL`: `+`, `(`, `:`, `-`),
+//!   if its first three bytes pass the start filter that `build.rs` derives from the
+//!   `Start::Prefix` patterns (`the`, `can`, `con` do not; `Jun`, `ema`, `123` do);
+//! - e-mail addresses, which may start at any word: where the run of local-part bytes from
+//!   the word's start ends at an `@`;
+//! - city lines and German street names, which may start at any capitalised word: where the
+//!   run of letters, spaces and `,-.` from the word's start ends at a digit.
+//!
+//! The matches are the ones an unanchored leftmost-first search gives (the first position
+//! where some pattern matches, the first-listed pattern there with its preferred length, and
+//! on from its end), since every position skipped is one where no pattern can match. A
+//! proptest holds the scan to regex-automata's meta engine over generated text.
+
+use std::panic::{RefUnwindSafe, UnwindSafe};
+
+use regex_automata::hybrid::dfa::{Cache, DFA};
+use regex_automata::nfa::thompson::pikevm::PikeVM;
+use regex_automata::nfa::thompson::NFA;
+use regex_automata::util::pool::Pool;
+use regex_automata::util::syntax;
+use regex_automata::{Anchored, Input};
+
+include!(concat!(env!("OUT_DIR"), "/start-masks.rs"));
+
+/// The start filter's mask number (into `MASKS`) per context (0: after a byte outside words
+/// or at the text's start, 1: after a word byte), first byte and second byte.
+static PAIRS: &[u8; 2 * 65536] = include_bytes!(concat!(env!("OUT_DIR"), "/start-pairs.bin"));
+
+type NewCache = Box<dyn Fn() -> Cache + Send + Sync + UnwindSafe + RefUnwindSafe>;
+
+/// A match of one of the patterns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Match {
+    pub(super) start: usize,
+    pub(super) end: usize,
+    /// Its index in the patterns.
+    pub(super) pattern: usize,
+}
+
+/// The compiled patterns. Build it once and share it between threads.
+pub(super) struct Scanner {
+    dfa: DFA,
+    /// For a search the DFA gives up on. It never does (the patterns have no quit bytes and
+    /// the DFA is not told to give up), but its API allows it, and a `PikeVM` always answers.
+    fallback: PikeVM,
+    /// The DFA's state caches, one per thread at a time.
+    caches: Pool<Cache, NewCache>,
+}
+
+impl std::fmt::Debug for Scanner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scanner")
+            .field("patterns", &self.dfa.pattern_len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Scanner {
+    /// The scanner of `patterns` (which must be `patterns::PATTERNS`, in that order: the
+    /// start filter is derived from them).
+    pub(super) fn new(patterns: &[&str]) -> Result<Self, String> {
+        let nfa = NFA::compiler()
+            .syntax(syntax::Config::new().unicode(false).utf8(false))
+            .build_many(patterns)
+            .map_err(|e| e.to_string())?;
+        let dfa = DFA::builder()
+            // Anchored states are few (about a thousand on a week of mail); room to spare
+            // so that they are never cleared and built again.
+            .configure(DFA::config().cache_capacity(8 << 20))
+            .build_from_nfa(nfa.clone())
+            .map_err(|e| e.to_string())?;
+        let fallback = PikeVM::new_from_nfa(nfa).map_err(|e| e.to_string())?;
+        let for_caches = dfa.clone();
+        let caches = Pool::new(Box::new(move || for_caches.create_cache()) as NewCache);
+        Ok(Scanner {
+            dfa,
+            fallback,
+            caches,
+        })
+    }
+
+    /// Appends the matches in `text` to `out`, in order and without overlaps.
+    pub(super) fn find(&self, text: &[u8], out: &mut Vec<Match>) {
+        let mut cache = self.caches.get();
+        let mut runs = Runs::default();
+        // No match may start before `resume` (the end of the last one).
+        let mut resume = 0;
+        let mut i = 0;
+        while i < text.len() {
+            let chunk = if let Some(bytes) = text[i..].first_chunk::<8>() {
+                u64::from_le_bytes(*bytes)
+            } else {
+                // Zeros past the end: no byte that can start anything.
+                let mut last = [0u8; 8];
+                last[..text.len() - i].copy_from_slice(&text[i..]);
+                u64::from_le_bytes(last)
+            };
+            let word = word_bytes(chunk);
+            let after_word = (word << 8) | (u64::from(i > 0 && is_word(text[i - 1])) << 7);
+            let mut candidates = (word & !after_word) | special_bytes(chunk);
+            candidates |= latin_leads(chunk) & after_word;
+            while candidates != 0 {
+                let at = i + (candidates.trailing_zeros() / 8) as usize;
+                candidates &= candidates - 1;
+                if at < resume || !runs.may_start(text, at) {
+                    continue;
+                }
+                if let Some(found) = self.search(text, at, &mut cache) {
+                    resume = found.end.max(at + 1);
+                    out.push(found);
+                }
+            }
+            i = (i + 8).max(resume);
+        }
+    }
+
+    /// The match that starts at `at`, if any.
+    fn search(&self, text: &[u8], at: usize, cache: &mut Cache) -> Option<Match> {
+        let input = Input::new(text).range(at..).anchored(Anchored::Yes);
+        let (end, pattern) = match self.dfa.try_search_fwd(cache, &input) {
+            Ok(found) => found.map(|h| (h.offset(), h.pattern()))?,
+            Err(_) => self
+                .fallback
+                .find(&mut self.fallback.create_cache(), input)
+                .map(|m| (m.end(), m.pattern()))?,
+        };
+        Some(Match {
+            start: at,
+            end,
+            pattern: pattern.as_usize(),
+        })
+    }
+}
+
+/// A byte that `\b` counts as part of a word.
+fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// A byte of an e-mail address's local part (as the e-mail pattern has it).
+fn is_local(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'%' | b'+' | b'-')
+}
+
+/// A byte that city lines and German street names may hold before their number: letters
+/// (ASCII, or any byte of a UTF-8 letter), spaces and `,-.`.
+fn is_capital_run(b: u8) -> bool {
+    b.is_ascii_alphabetic() || b >= 0x80 || matches!(b, b' ' | b',' | b'-' | b'.')
+}
+
+/// The runs looked at so far in one text, so that no byte is looked at twice however many
+/// word starts share its run.
+#[derive(Default)]
+struct Runs {
+    /// Where the next `@` is, once looked for (`usize::MAX`: there is none).
+    next_at: Option<usize>,
+    local: Run,
+    capital: Run,
+}
+
+/// A run of bytes of one kind, and whether it ends where a pattern needs it to.
+#[derive(Default)]
+struct Run {
+    end: usize,
+    fits: bool,
+}
+
+impl Run {
+    /// Whether the run of `member` bytes from `at` ends at a byte that `ends` takes. `at`
+    /// is a member, at or after the last position asked about.
+    fn ends_well(
+        &mut self,
+        text: &[u8],
+        at: usize,
+        member: fn(u8) -> bool,
+        ends: fn(&u8) -> bool,
+    ) -> bool {
+        if at >= self.end {
+            self.end = text[at..]
+                .iter()
+                .position(|&b| !member(b))
+                .map_or(text.len(), |n| at + n);
+            self.fits = text.get(self.end).is_some_and(ends);
+        }
+        self.fits
+    }
+}
+
+impl Runs {
+    /// Whether some pattern may match from `at` (a word start, or a byte of `SPECIAL`, or a
+    /// UTF-8 lead byte after a word byte).
+    fn may_start(&mut self, text: &[u8], at: usize) -> bool {
+        let b = text[at];
+        let after_word = at > 0 && is_word(text[at - 1]);
+        let prefix = match text.get(at..at + 3) {
+            Some(&[b0, b1, b2]) => {
+                let pair = usize::from(after_word) * 65536 + usize::from(b0) * 256;
+                let mask = MASKS[usize::from(PAIRS[pair + usize::from(b1)])];
+                mask[usize::from(b2 / 64)] >> (b2 % 64) & 1 == 1
+            }
+            // Too near the end to tell.
+            _ => true,
+        };
+        if prefix {
+            return true;
+        }
+        if !after_word
+            && b.is_ascii_alphanumeric()
+            && self.at_follows(text, at)
+            && self.local.ends_well(text, at, is_local, |&e| e == b'@')
+        {
+            return true;
+        }
+        let capital = if after_word {
+            (0xC3..=0xC5).contains(&b)
+        } else {
+            b.is_ascii_uppercase()
+        };
+        capital
+            && self
+                .capital
+                .ends_well(text, at, is_capital_run, u8::is_ascii_digit)
+    }
+
+    /// Whether an `@` comes at or after `at` (one memchr per `@` in the text).
+    fn at_follows(&mut self, text: &[u8], at: usize) -> bool {
+        let next = match self.next_at {
+            Some(next) if next >= at => next,
+            _ => {
+                let next = memchr::memchr(b'@', &text[at..]).map_or(usize::MAX, |n| at + n);
+                self.next_at = Some(next);
+                next
+            }
+        };
+        next != usize::MAX
+    }
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = ONES * 0x80;
+const LOW7: u64 = ONES * 0x7F;
+
+/// The high bit of each byte whose low seven bits are in `lo..=hi` (`lo` at least 1): the
+/// sums cannot carry into the next byte.
+fn low_in_range(w: u64, lo: u8, hi: u8) -> u64 {
+    let y = w & LOW7;
+    let from_lo = y + ONES * u64::from(0x80 - lo);
+    let past_hi = y + ONES * u64::from(0x7F - hi);
+    from_lo & !past_hi & HIGH
+}
+
+/// The high bit of each byte of `w` equal to `c`.
+fn equal_bytes(w: u64, c: u8) -> u64 {
+    let t = w ^ (ONES * u64::from(c));
+    !(((t & LOW7) + LOW7) | t) & HIGH
+}
+
+/// The high bit of each byte of `w` that is a word byte (`[0-9A-Za-z_]`).
+fn word_bytes(w: u64) -> u64 {
+    let digits = low_in_range(w, b'0', b'9');
+    let letters = low_in_range(w | (ONES * 0x20), b'a', b'z');
+    ((digits | letters) & !w) | equal_bytes(w, b'_')
+}
+
+/// The high bit of each byte of `w` in `SPECIAL`.
+fn special_bytes(w: u64) -> u64 {
+    SPECIAL.iter().fold(0, |acc, &c| acc | equal_bytes(w, c))
+}
+
+/// The high bit of each byte of `w` that is 0xC3, 0xC4 or 0xC5 (UTF-8 leads of Latin-1 and
+/// Latin Extended-A letters).
+fn latin_leads(w: u64) -> u64 {
+    low_in_range(w, 0x43, 0x45) & w
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use regex_automata::meta::Regex;
+    use std::sync::LazyLock;
+
+    fn patterns() -> Vec<&'static str> {
+        super::super::patterns::PATTERNS
+            .iter()
+            .map(|p| p.0)
+            .collect()
+    }
+
+    fn scan(scanner: &Scanner, text: &[u8]) -> Vec<Match> {
+        let mut out = Vec::new();
+        scanner.find(text, &mut out);
+        out
+    }
+
+    /// The unanchored leftmost-first search the scan must agree with.
+    fn meta(regex: &Regex, text: &[u8]) -> Vec<Match> {
+        regex
+            .find_iter(text)
+            .map(|m| Match {
+                start: m.start(),
+                end: m.end(),
+                pattern: m.pattern().as_usize(),
+            })
+            .collect()
+    }
+
+    /// Built once for all the cases.
+    static SCANNER: LazyLock<Scanner> = LazyLock::new(|| Scanner::new(&patterns()).unwrap());
+    static META: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::builder()
+            .syntax(syntax::Config::new().unicode(false).utf8(false))
+            .build_many(&patterns())
+            .unwrap()
+    });
+
+    #[test]
+    fn byte_classes_match_plain_tests() {
+        for b in 0..=255u8 {
+            let w = u64::from(b) << 24;
+            assert_eq!(word_bytes(w) >> 31 == 1, is_word(b), "{b:#x}");
+            assert_eq!(latin_leads(w) >> 31 == 1, (0xC3..=0xC5).contains(&b));
+            assert_eq!(special_bytes(w) >> 31 == 1, SPECIAL.contains(&b));
+        }
+        assert!(SPECIAL.iter().all(|&b| !is_word(b)));
+    }
+
+    #[test]
+    fn every_kind_of_start_is_found() {
+        for text in [
+            "mail jane.doe+x@example.co.uk now",
+            "x:jane@example.com",
+            "lives at Hauptstraße 12, Berlin",
+            "aÉcole, NY 12345",
+            "Springfield, IL 62704-1234",
+            "call +44 20 7946 0958 or (555) 123-4567",
+            "fe80::1ff:fe23:4567:890a and ::1 and 10.0.0.1",
+            "-----BEGIN RSA PRIVATE KEY-----\nabc\n-----END RSA PRIVATE KEY-----",
+            "born on 3rd of March 1985, Tuesday, June 5th, 2001 at 10:30 am",
+            "12",
+            "",
+        ] {
+            assert_eq!(
+                scan(&SCANNER, text.as_bytes()),
+                meta(&META, text.as_bytes()),
+                "{text:?}"
+            );
+        }
+        assert!(!scan(&SCANNER, b"mail jane.doe+x@example.co.uk now").is_empty());
+    }
+
+    /// Pieces of the patterns and of the text around them, so that generated text meets
+    /// starts, near-starts and breaks of every kind.
+    const PIECES: &[&str] = &[
+        " ",
+        "\n",
+        ",",
+        ".",
+        "-",
+        "+",
+        "(",
+        ")",
+        ":",
+        "::",
+        "@",
+        "/",
+        "=",
+        "_",
+        "'",
+        "#",
+        "0",
+        "7",
+        "12",
+        "555",
+        "1985",
+        "4111 1111 1111 1111",
+        "a",
+        "Z",
+        "x",
+        "Jun",
+        "March",
+        "Tue",
+        "the",
+        "jane",
+        "example",
+        "com",
+        "Mr",
+        "Hauptstraße",
+        "weg",
+        "Rue",
+        "de",
+        "Street",
+        "Ave",
+        "Apt",
+        "NY",
+        "IL",
+        "Springfield",
+        "É",
+        "ü",
+        "中",
+        "AKIA",
+        "eyJ",
+        "bearer",
+        "Password",
+        "is",
+        "http://",
+        "www.",
+        "ftp",
+        "GB82",
+        "WEST",
+        "SW1A",
+        "1AA",
+        "fe80",
+        "-----BEGIN",
+        "PRIVATE KEY-----",
+        "-----END",
+        "ts",
+        "T",
+        "Z",
+        "\u{0}",
+        "\u{ff}",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn scan_is_the_unanchored_search(
+            pieces in proptest::collection::vec(0..PIECES.len(), 0..60),
+            bytes in proptest::collection::vec(any::<u8>(), 0..4),
+        ) {
+            let mut text: Vec<u8> = pieces.iter().flat_map(|&i| PIECES[i].bytes()).collect();
+            // Some invalid UTF-8 too: the scan reads bytes.
+            text.extend(&bytes);
+            prop_assert_eq!(scan(&SCANNER, &text), meta(&META, &text));
+        }
+    }
+}
