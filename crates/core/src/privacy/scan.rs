@@ -27,8 +27,8 @@ use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::nfa::thompson::pikevm::PikeVM;
 use regex_automata::nfa::thompson::NFA;
 use regex_automata::util::pool::Pool;
-use regex_automata::util::syntax;
-use regex_automata::{Anchored, Input};
+use regex_automata::util::{start, syntax};
+use regex_automata::{Anchored, Input, PatternID};
 
 include!(concat!(env!("OUT_DIR"), "/start-masks.rs"));
 
@@ -50,8 +50,9 @@ pub(super) struct Match {
 /// The compiled patterns. Build it once and share it between threads.
 pub(super) struct Scanner {
     dfa: DFA,
-    /// For a search the DFA gives up on. It never does (the patterns have no quit bytes and
-    /// the DFA is not told to give up), but its API allows it, and a `PikeVM` always answers.
+    /// For a search the DFA cannot finish: one during which its cache was cleared (a text
+    /// that needs more states than it has room for), or one it gives up (it does not: the
+    /// patterns have no quit bytes, but its API allows it). A `PikeVM` always answers.
     fallback: PikeVM,
     /// The DFA's state caches, one per thread at a time.
     caches: Pool<Cache, NewCache>,
@@ -69,14 +70,22 @@ impl Scanner {
     /// The scanner of `patterns` (which must be `patterns::PATTERNS`, in that order: the
     /// start filter is derived from them).
     pub(super) fn new(patterns: &[&str]) -> Result<Self, String> {
+        // Anchored states are few (about a thousand on a week of mail): room to spare, so
+        // that they are never cleared and built again.
+        Self::with_cache(patterns, DFA::config().cache_capacity(8 << 20))
+    }
+
+    /// The scanner with the DFA's cache as `config` says (the tests give it a tiny one).
+    fn with_cache(
+        patterns: &[&str],
+        config: regex_automata::hybrid::dfa::Config,
+    ) -> Result<Self, String> {
         let nfa = NFA::compiler()
             .syntax(syntax::Config::new().unicode(false).utf8(false))
             .build_many(patterns)
             .map_err(|e| e.to_string())?;
         let dfa = DFA::builder()
-            // Anchored states are few (about a thousand on a week of mail); room to spare
-            // so that they are never cleared and built again.
-            .configure(DFA::config().cache_capacity(8 << 20))
+            .configure(config)
             .build_from_nfa(nfa.clone())
             .map_err(|e| e.to_string())?;
         let fallback = PikeVM::new_from_nfa(nfa).map_err(|e| e.to_string())?;
@@ -97,18 +106,11 @@ impl Scanner {
         let mut resume = 0;
         let mut i = 0;
         while i < text.len() {
-            let chunk = if let Some(bytes) = text[i..].first_chunk::<8>() {
-                u64::from_le_bytes(*bytes)
-            } else {
-                // Zeros past the end: no byte that can start anything.
-                let mut last = [0u8; 8];
-                last[..text.len() - i].copy_from_slice(&text[i..]);
-                u64::from_le_bytes(last)
-            };
-            let word = word_bytes(chunk);
+            let bytes = chunk(text, i);
+            let word = word_bytes(bytes);
             let after_word = (word << 8) | (u64::from(i > 0 && is_word(text[i - 1])) << 7);
-            let mut candidates = (word & !after_word) | special_bytes(chunk);
-            candidates |= latin_leads(chunk) & after_word;
+            let mut candidates = (word & !after_word) | special_bytes(bytes);
+            candidates |= latin_leads(bytes) & after_word;
             while candidates != 0 {
                 let at = i + (candidates.trailing_zeros() / 8) as usize;
                 candidates &= candidates - 1;
@@ -124,15 +126,55 @@ impl Scanner {
         }
     }
 
-    /// The match that starts at `at`, if any.
+    /// The match that starts at `at`, if any. The DFA is stepped here byte by byte rather
+    /// than through its search routine: most calls end within a few bytes, where the
+    /// routine's set-up would cost more than the steps.
     fn search(&self, text: &[u8], at: usize, cache: &mut Cache) -> Option<Match> {
-        let input = Input::new(text).range(at..).anchored(Anchored::Yes);
-        let (end, pattern) = match self.dfa.try_search_fwd(cache, &input) {
-            Ok(found) => found.map(|h| (h.offset(), h.pattern()))?,
-            Err(_) => self
-                .fallback
+        let mut stepped = || -> Result<Option<(usize, PatternID)>, ()> {
+            let dfa = &self.dfa;
+            let config = start::Config::new()
+                .anchored(Anchored::Yes)
+                .look_behind(at.checked_sub(1).map(|i| text[i]));
+            let mut id = dfa.start_state(cache, &config).map_err(drop)?;
+            // A match ends before the byte that leads into a match state; the last one
+            // seen before the DFA dies is the leftmost-first match. Its pattern is read
+            // once, at the end (a run of digits enters a match state at every digit): the
+            // state's id is still good then unless the cache was cleared meanwhile, which
+            // sends the search to the fallback.
+            let clears = cache.clear_count();
+            let mut found = None;
+            let mut i = at;
+            while let Some(&b) = text.get(i) {
+                id = dfa.next_state(cache, id, b).map_err(drop)?;
+                if id.is_tagged() {
+                    if id.is_match() {
+                        found = Some((i, id));
+                    } else if id.is_dead() {
+                        break;
+                    } else if id.is_quit() {
+                        return Err(());
+                    }
+                }
+                i += 1;
+            }
+            if i == text.len() {
+                id = dfa.next_eoi_state(cache, id).map_err(drop)?;
+                if id.is_match() {
+                    found = Some((i, id));
+                }
+            }
+            if cache.clear_count() != clears {
+                return Err(());
+            }
+            Ok(found.map(|(end, id)| (end, dfa.match_pattern(cache, id, 0))))
+        };
+        let (end, pattern) = if let Ok(found) = stepped() {
+            found?
+        } else {
+            let input = Input::new(text).range(at..).anchored(Anchored::Yes);
+            self.fallback
                 .find(&mut self.fallback.create_cache(), input)
-                .map(|m| (m.end(), m.pattern()))?,
+                .map(|m| (m.end(), m.pattern()))?
         };
         Some(Match {
             start: at,
@@ -147,15 +189,19 @@ fn is_word(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
 
-/// A byte of an e-mail address's local part (as the e-mail pattern has it).
-fn is_local(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'%' | b'+' | b'-')
+/// The high bit of each byte of `w` that an e-mail address's local part may hold (as the
+/// e-mail pattern has it: letters, digits and `._%+-`).
+fn local_bytes(w: u64) -> u64 {
+    let marks = equal_bytes(w, b'_') | equal_bytes(w, b'%') | equal_bytes(w, b'+');
+    word_bytes(w) | (low_in_range(w, b'-', b'.') & !w) | marks
 }
 
-/// A byte that city lines and German street names may hold before their number: letters
-/// (ASCII, or any byte of a UTF-8 letter), spaces and `,-.`.
-fn is_capital_run(b: u8) -> bool {
-    b.is_ascii_alphabetic() || b >= 0x80 || matches!(b, b' ' | b',' | b'-' | b'.')
+/// The high bit of each byte of `w` that city lines and German street names may hold before
+/// their number: letters (ASCII, or any byte of a UTF-8 letter), spaces and `,-.`.
+fn capital_run_bytes(w: u64) -> u64 {
+    let letters = low_in_range(w | (ONES * 0x20), b'a', b'z') & !w;
+    let marks = equal_bytes(w, b' ') | (low_in_range(w, b',', b'.') & !w);
+    letters | (w & HIGH) | marks
 }
 
 /// The runs looked at so far in one text, so that no byte is looked at twice however many
@@ -177,22 +223,44 @@ struct Run {
 
 impl Run {
     /// Whether the run of `member` bytes from `at` ends at a byte that `ends` takes. `at`
-    /// is a member, at or after the last position asked about.
+    /// is a member, at or after the last position asked about. `member` marks the members
+    /// among eight bytes (as `word_bytes` does).
     fn ends_well(
         &mut self,
         text: &[u8],
         at: usize,
-        member: fn(u8) -> bool,
+        member: fn(u64) -> u64,
         ends: fn(&u8) -> bool,
     ) -> bool {
         if at >= self.end {
-            self.end = text[at..]
-                .iter()
-                .position(|&b| !member(b))
-                .map_or(text.len(), |n| at + n);
+            self.end = run_end(text, at, member);
             self.fits = text.get(self.end).is_some_and(ends);
         }
         self.fits
+    }
+}
+
+/// Where the run of bytes that `member` marks, from `at`, ends: eight bytes at a time.
+fn run_end(text: &[u8], mut at: usize, member: fn(u64) -> u64) -> usize {
+    while at < text.len() {
+        let others = !member(chunk(text, at)) & HIGH;
+        if others != 0 {
+            return (at + (others.trailing_zeros() / 8) as usize).min(text.len());
+        }
+        at += 8;
+    }
+    text.len()
+}
+
+/// The eight bytes of `text` from `at`, zeros past its end (a zero byte starts nothing and
+/// is in no run).
+fn chunk(text: &[u8], at: usize) -> u64 {
+    if let Some(bytes) = text[at..].first_chunk::<8>() {
+        u64::from_le_bytes(*bytes)
+    } else {
+        let mut last = [0u8; 8];
+        last[..text.len() - at].copy_from_slice(&text[at..]);
+        u64::from_le_bytes(last)
     }
 }
 
@@ -205,7 +273,7 @@ impl Runs {
         let prefix = match text.get(at..at + 3) {
             Some(&[b0, b1, b2]) => {
                 let pair = usize::from(after_word) * 65536 + usize::from(b0) * 256;
-                let mask = MASKS[usize::from(PAIRS[pair + usize::from(b1)])];
+                let mask = &MASKS[usize::from(PAIRS[pair + usize::from(b1)])];
                 mask[usize::from(b2 / 64)] >> (b2 % 64) & 1 == 1
             }
             // Too near the end to tell.
@@ -217,7 +285,7 @@ impl Runs {
         if !after_word
             && b.is_ascii_alphanumeric()
             && self.at_follows(text, at)
-            && self.local.ends_well(text, at, is_local, |&e| e == b'@')
+            && self.local.ends_well(text, at, local_bytes, |&e| e == b'@')
         {
             return true;
         }
@@ -229,7 +297,7 @@ impl Runs {
         capital
             && self
                 .capital
-                .ends_well(text, at, is_capital_run, u8::is_ascii_digit)
+                .ends_well(text, at, capital_run_bytes, u8::is_ascii_digit)
     }
 
     /// Whether an `@` comes at or after `at` (one memchr per `@` in the text).
@@ -317,6 +385,13 @@ mod tests {
 
     /// Built once for all the cases.
     static SCANNER: LazyLock<Scanner> = LazyLock::new(|| Scanner::new(&patterns()).unwrap());
+    /// A scanner whose DFA has almost no room: its searches go to the fallback.
+    static CRAMPED: LazyLock<Scanner> = LazyLock::new(|| {
+        let config = DFA::config()
+            .cache_capacity(0)
+            .skip_cache_capacity_check(true);
+        Scanner::with_cache(&patterns(), config).unwrap()
+    });
     static META: LazyLock<Regex> = LazyLock::new(|| {
         Regex::builder()
             .syntax(syntax::Config::new().unicode(false).utf8(false))
@@ -331,6 +406,11 @@ mod tests {
             assert_eq!(word_bytes(w) >> 31 == 1, is_word(b), "{b:#x}");
             assert_eq!(latin_leads(w) >> 31 == 1, (0xC3..=0xC5).contains(&b));
             assert_eq!(special_bytes(w) >> 31 == 1, SPECIAL.contains(&b));
+            let local = b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'%' | b'+' | b'-');
+            assert_eq!(local_bytes(w) >> 31 == 1, local, "{b:#x}");
+            let capital_run =
+                b.is_ascii_alphabetic() || b >= 0x80 || matches!(b, b' ' | b',' | b'-' | b'.');
+            assert_eq!(capital_run_bytes(w) >> 31 == 1, capital_run, "{b:#x}");
         }
         assert!(SPECIAL.iter().all(|&b| !is_word(b)));
     }
@@ -442,7 +522,9 @@ mod tests {
             let mut text: Vec<u8> = pieces.iter().flat_map(|&i| PIECES[i].bytes()).collect();
             // Some invalid UTF-8 too: the scan reads bytes.
             text.extend(&bytes);
-            prop_assert_eq!(scan(&SCANNER, &text), meta(&META, &text));
+            let expected = meta(&META, &text);
+            prop_assert_eq!(&scan(&SCANNER, &text), &expected);
+            prop_assert_eq!(scan(&CRAMPED, &text), expected);
         }
     }
 }
