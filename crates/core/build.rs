@@ -229,8 +229,11 @@ fn start_filter(out: &Path) {
             .filter(|p| p.2 == rule)
             .map(|p| p.0)
             .collect();
+        // Room for every state the walk below meets: a cleared cache would make the state
+        // ids held across steps stale (checked at the end).
         let dfa = DFA::builder()
             .syntax(syntax::Config::new().unicode(false).utf8(false))
+            .configure(DFA::config().cache_capacity(256 << 20))
             .build_many(&pats)
             .expect("the patterns compile");
         let cache = dfa.create_cache();
@@ -337,6 +340,11 @@ fn start_filter(out: &Path) {
             }
         }
     }
+    assert_eq!(
+        cache.clear_count(),
+        0,
+        "the start filter's DFA ran out of room"
+    );
     let mut source = String::from(
         "/// Masks of third bytes (bit `b` of the 256 set: `b` may come third); the first, 0,\n\
          /// takes none.\n\

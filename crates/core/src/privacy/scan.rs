@@ -10,7 +10,7 @@
 //! - at a word start (after a byte that is not a letter, digit or `_`, as `\b` has it) or at
 //!   one of the few other bytes a pattern can begin with (`SPECIAL`: `+`, `(`, `:`, `-`),
 //!   if its first three bytes pass the start filter that `build.rs` derives from the
-//!   `Start::Prefix` patterns (`the`, `can`, `con` do not; `Jun`, `ema`, `123` do);
+//!   `Start::Prefix` patterns (`the`, `and`, `you` do not; `Jun`, `htt`, `123` do);
 //! - e-mail addresses, which may start at any word: where the run of local-part bytes from
 //!   the word's start ends at an `@`;
 //! - city lines and German street names, which may start at any capitalised word: where the
@@ -70,8 +70,8 @@ impl Scanner {
     /// The scanner of `patterns` (which must be `patterns::PATTERNS`, in that order: the
     /// start filter is derived from them).
     pub(super) fn new(patterns: &[&str]) -> Result<Self, String> {
-        // Anchored states are few (about a thousand on a week of mail): room to spare, so
-        // that they are never cleared and built again.
+        // Anchored states are far fewer than unanchored ones (which had 32 MiB): room to
+        // spare, so that they are not cleared and built again.
         Self::with_cache(patterns, DFA::config().cache_capacity(8 << 20))
     }
 
@@ -413,6 +413,18 @@ mod tests {
             assert_eq!(capital_run_bytes(w) >> 31 == 1, capital_run, "{b:#x}");
         }
         assert!(SPECIAL.iter().all(|&b| !is_word(b)));
+    }
+
+    #[test]
+    fn start_filter_passes_pattern_starts_only() {
+        let mut runs = Runs::default();
+        for word in ["Jun 5", "http://x", "123 ", "password", "-----B", "+1 5"] {
+            assert!(runs.may_start(word.as_bytes(), 0), "{word:?}");
+        }
+        for word in ["the", "and", "you", "    "] {
+            let text = format!("{word} x");
+            assert!(!Runs::default().may_start(text.as_bytes(), 0), "{word:?}");
+        }
     }
 
     #[test]
