@@ -201,11 +201,6 @@ fn compact_patterns(value: &mut serde_json::Value) {
     }
 }
 
-/// A byte that `\b` counts as part of a word.
-fn is_word(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_'
-}
-
 /// Derives the scan's start filter from the patterns (`src/privacy/scan.rs` reads it).
 ///
 /// For the `Start::Prefix` patterns, an anchored lazy DFA is driven over every first, second
@@ -216,7 +211,7 @@ fn is_word(b: u8) -> bool {
 /// match). The first bytes of the other patterns are checked against what the scan looks at
 /// for them, so that an edit of a pattern cannot slip past the filter unseen.
 fn start_filter(out: &Path) {
-    use patterns::{Start, PATTERNS};
+    use patterns::{is_word, Start, PATTERNS};
     use regex_automata::hybrid::dfa::{Cache, DFA};
     use regex_automata::hybrid::LazyStateID;
     use regex_automata::util::{start, syntax};

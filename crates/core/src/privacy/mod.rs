@@ -16,6 +16,7 @@ mod patterns;
 mod phone;
 pub mod policy;
 mod scan;
+mod swar;
 mod wordset;
 
 use std::collections::BTreeMap;

@@ -131,18 +131,9 @@ pub(super) fn words(text: &str) -> Vec<Word> {
 /// The first byte at or after `i` that is not an ASCII letter (or the end). Eight bytes are
 /// tested at once: a word of mail is mostly one step instead of a loop per letter.
 fn letters_end(bytes: &[u8], mut i: usize) -> usize {
-    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    const ONES: u64 = 0x0101_0101_0101_0101;
     while let Some(chunk) = bytes.get(i..).and_then(<[u8]>::first_chunk::<8>) {
-        let w = u64::from_le_bytes(*chunk);
-        // Each byte's low seven bits with the lower-case bit set: an ASCII letter is then
-        // 0x61..=0x7A, and nothing else is. The additions cannot carry into the next byte.
-        let y = (w & LOW7) | (ONES * 0x20);
-        let from_a = y + ONES * (0x80 - 0x61); // high bit: at least `a`
-        let past_z = y + ONES * (0x80 - 0x7B); // high bit: after `z`
-        let letters = from_a & !past_z & HIGH & !w; // and an ASCII byte
-        let others = !letters & HIGH;
+        let letters = super::swar::ascii_letters(u64::from_le_bytes(*chunk));
+        let others = !letters & super::swar::HIGH;
         if others != 0 {
             return i + (others.trailing_zeros() / 8) as usize;
         }

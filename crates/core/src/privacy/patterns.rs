@@ -4,6 +4,11 @@
 //! `build.rs` includes this file too: it derives the scan's start filter from the patterns
 //! themselves, so that the filter cannot fall behind an edit of them.
 
+/// A byte that `\b` counts as part of a word (the patterns' `\b` is ASCII's).
+pub(super) fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
 /// How the scan (`scan.rs`) finds the positions where a pattern may match. Every pattern
 /// says one; `build.rs` checks that its possible first bytes fit what the scan looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

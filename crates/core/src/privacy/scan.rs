@@ -30,6 +30,9 @@ use regex_automata::util::pool::Pool;
 use regex_automata::util::{start, syntax};
 use regex_automata::{Anchored, Input, PatternID};
 
+use super::patterns::is_word;
+use super::swar::{ascii_letters, chunk, equal_bytes, low_in_range, HIGH};
+
 include!(concat!(env!("OUT_DIR"), "/start-masks.rs"));
 
 /// The start filter's mask number (into `MASKS`) per context (0: after a byte outside words
@@ -184,11 +187,6 @@ impl Scanner {
     }
 }
 
-/// A byte that `\b` counts as part of a word.
-fn is_word(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_'
-}
-
 /// The high bit of each byte of `w` that an e-mail address's local part may hold (as the
 /// e-mail pattern has it: letters, digits and `._%+-`).
 fn local_bytes(w: u64) -> u64 {
@@ -199,9 +197,8 @@ fn local_bytes(w: u64) -> u64 {
 /// The high bit of each byte of `w` that city lines and German street names may hold before
 /// their number: letters (ASCII, or any byte of a UTF-8 letter), spaces and `,-.`.
 fn capital_run_bytes(w: u64) -> u64 {
-    let letters = low_in_range(w | (ONES * 0x20), b'a', b'z') & !w;
     let marks = equal_bytes(w, b' ') | (low_in_range(w, b',', b'.') & !w);
-    letters | (w & HIGH) | marks
+    ascii_letters(w) | (w & HIGH) | marks
 }
 
 /// The runs looked at so far in one text, so that no byte is looked at twice however many
@@ -250,18 +247,6 @@ fn run_end(text: &[u8], mut at: usize, member: fn(u64) -> u64) -> usize {
         at += 8;
     }
     text.len()
-}
-
-/// The eight bytes of `text` from `at`, zeros past its end (a zero byte starts nothing and
-/// is in no run).
-fn chunk(text: &[u8], at: usize) -> u64 {
-    if let Some(bytes) = text[at..].first_chunk::<8>() {
-        u64::from_le_bytes(*bytes)
-    } else {
-        let mut last = [0u8; 8];
-        last[..text.len() - at].copy_from_slice(&text[at..]);
-        u64::from_le_bytes(last)
-    }
 }
 
 impl Runs {
@@ -314,30 +299,9 @@ impl Runs {
     }
 }
 
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGH: u64 = ONES * 0x80;
-const LOW7: u64 = ONES * 0x7F;
-
-/// The high bit of each byte whose low seven bits are in `lo..=hi` (`lo` at least 1): the
-/// sums cannot carry into the next byte.
-fn low_in_range(w: u64, lo: u8, hi: u8) -> u64 {
-    let y = w & LOW7;
-    let from_lo = y + ONES * u64::from(0x80 - lo);
-    let past_hi = y + ONES * u64::from(0x7F - hi);
-    from_lo & !past_hi & HIGH
-}
-
-/// The high bit of each byte of `w` equal to `c`.
-fn equal_bytes(w: u64, c: u8) -> u64 {
-    let t = w ^ (ONES * u64::from(c));
-    !(((t & LOW7) + LOW7) | t) & HIGH
-}
-
 /// The high bit of each byte of `w` that is a word byte (`[0-9A-Za-z_]`).
 fn word_bytes(w: u64) -> u64 {
-    let digits = low_in_range(w, b'0', b'9');
-    let letters = low_in_range(w | (ONES * 0x20), b'a', b'z');
-    ((digits | letters) & !w) | equal_bytes(w, b'_')
+    (low_in_range(w, b'0', b'9') & !w) | ascii_letters(w) | equal_bytes(w, b'_')
 }
 
 /// The high bit of each byte of `w` in `SPECIAL`.
