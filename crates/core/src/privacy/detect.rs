@@ -353,8 +353,7 @@ impl Detector {
     /// A detector with `terms` (project code names, customer names...) found as
     /// confidential, and `dictionaries` for names and places (may be empty).
     pub fn new(terms: &[String], dictionaries: Dictionaries) -> Result<Self, DetectorError> {
-        let patterns = Scanner::new(&PATTERNS.iter().map(|p| p.0).collect::<Vec<_>>())
-            .map_err(DetectorError::Patterns)?;
+        let patterns = Scanner::new().map_err(DetectorError::Patterns)?;
         let terms: Vec<&str> = terms
             .iter()
             .map(String::as_str)

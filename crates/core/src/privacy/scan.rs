@@ -30,7 +30,7 @@ use regex_automata::util::pool::Pool;
 use regex_automata::util::{start, syntax};
 use regex_automata::{Anchored, Input, PatternID};
 
-use super::patterns::is_word;
+use super::patterns::{is_word, PATTERNS};
 use super::swar::{ascii_letters, chunk, equal_bytes, low_in_range, HIGH};
 
 include!(concat!(env!("OUT_DIR"), "/start-masks.rs"));
@@ -70,22 +70,19 @@ impl std::fmt::Debug for Scanner {
 }
 
 impl Scanner {
-    /// The scanner of `patterns` (which must be `patterns::PATTERNS`, in that order: the
-    /// start filter is derived from them).
-    pub(super) fn new(patterns: &[&str]) -> Result<Self, String> {
+    /// The scanner of `PATTERNS` (the start filter is derived from them, in their order).
+    pub(super) fn new() -> Result<Self, String> {
         // Anchored states are far fewer than unanchored ones (which had 32 MiB): room to
         // spare, so that they are not cleared and built again.
-        Self::with_cache(patterns, DFA::config().cache_capacity(8 << 20))
+        Self::with_cache(DFA::config().cache_capacity(8 << 20))
     }
 
     /// The scanner with the DFA's cache as `config` says (the tests give it a tiny one).
-    fn with_cache(
-        patterns: &[&str],
-        config: regex_automata::hybrid::dfa::Config,
-    ) -> Result<Self, String> {
+    fn with_cache(config: regex_automata::hybrid::dfa::Config) -> Result<Self, String> {
+        let patterns: Vec<&str> = PATTERNS.iter().map(|p| p.0).collect();
         let nfa = NFA::compiler()
             .syntax(syntax::Config::new().unicode(false).utf8(false))
-            .build_many(patterns)
+            .build_many(&patterns)
             .map_err(|e| e.to_string())?;
         let dfa = DFA::builder()
             .configure(config)
@@ -348,13 +345,13 @@ mod tests {
     }
 
     /// Built once for all the cases.
-    static SCANNER: LazyLock<Scanner> = LazyLock::new(|| Scanner::new(&patterns()).unwrap());
+    static SCANNER: LazyLock<Scanner> = LazyLock::new(|| Scanner::new().unwrap());
     /// A scanner whose DFA has almost no room: its searches go to the fallback.
     static CRAMPED: LazyLock<Scanner> = LazyLock::new(|| {
         let config = DFA::config()
             .cache_capacity(0)
             .skip_cache_capacity_check(true);
-        Scanner::with_cache(&patterns(), config).unwrap()
+        Scanner::with_cache(config).unwrap()
     });
     static META: LazyLock<Regex> = LazyLock::new(|| {
         Regex::builder()
