@@ -77,12 +77,17 @@ fn metadata_xml() -> Result<PathBuf, String> {
     let cargo = env::var_os("CARGO").ok_or("CARGO is not set")?;
     let manifest =
         Path::new(&env::var_os("CARGO_MANIFEST_DIR").ok_or("no manifest dir")?).join("Cargo.toml");
+    // Only the target's dependencies: offline, cargo cannot resolve those of other platforms
+    // (android_system_properties...), which a fresh machine has never downloaded.
+    let target = env::var("TARGET").map_err(|_| "TARGET is not set")?;
     let output = Command::new(cargo)
         .args([
             "metadata",
             "--format-version",
             "1",
             "--offline",
+            "--filter-platform",
+            &target,
             "--manifest-path",
         ])
         .arg(&manifest)
