@@ -211,9 +211,9 @@ fn compact_patterns(value: &mut serde_json::Value) {
 /// For the `Start::Prefix` patterns, an anchored lazy DFA is driven over every first, second
 /// and third byte, after a word byte and after anything else: a position can start a match
 /// only if its first three bytes leave the DFA alive. The result is a mask of third bytes per
-/// (context, first, second) byte, written as `start-pairs.bin` (one mask number per pair,
-/// 0 for none) and `start-masks.rs` (the masks, and the bytes outside words that can start a
-/// match). The first bytes of the other patterns are checked against what the scan looks at
+/// (context, first, second) byte, written to `start-masks.rs`: the masks, a mask number per
+/// second byte in rows (one per distinct row), the row per context and first byte, and the
+/// bytes outside words that can start a match. The first bytes of the other patterns are checked against what the scan looks at
 /// for them, so that an edit of a pattern cannot slip past the filter unseen.
 fn start_filter(out: &Path) {
     use patterns::{is_word, Start, PATTERNS};
@@ -360,6 +360,27 @@ fn start_filter(out: &Path) {
         )
         .expect("a String takes writes");
     }
+    // The 512 rows of second bytes (by context and first byte) are few distinct ones: kept
+    // once each, the table is 13 KiB instead of 128 and stays in the processor's cache.
+    let mut rows: Vec<&[u8]> = Vec::new();
+    let mut row_of = [[0u8; 256]; 2];
+    for (slot, row) in pairs.chunks(256).enumerate() {
+        let id = rows.iter().position(|r| *r == row).unwrap_or_else(|| {
+            rows.push(row);
+            rows.len() - 1
+        });
+        row_of[slot / 256][slot % 256] = u8::try_from(id).expect("at most 256 distinct rows");
+    }
+    source.push_str(
+        "];\n/// The row of `ROWS` per context (0: after a byte outside words or at the text's \
+         start,\n/// 1: after a word byte) and first byte.\n",
+    );
+    writeln!(source, "static ROW_OF: [[u8; 256]; 2] = {row_of:?};").expect("a String takes writes");
+    source.push_str("/// The mask number (into `MASKS`) per second byte, one row per distinct row.\n");
+    writeln!(source, "static ROWS: [[u8; 256]; {}] = [", rows.len()).expect("a String takes writes");
+    for row in &rows {
+        writeln!(source, "    {row:?},").expect("a String takes writes");
+    }
     source.push_str("];\n/// The bytes outside words that may start a `Start::Prefix` pattern.\n");
     writeln!(
         source,
@@ -368,5 +389,4 @@ fn start_filter(out: &Path) {
     )
     .expect("a String takes writes");
     fs::write(out.join("start-masks.rs"), source).expect("OUT_DIR is writable");
-    fs::write(out.join("start-pairs.bin"), pairs).expect("OUT_DIR is writable");
 }

@@ -35,9 +35,6 @@ use super::swar::{ascii_letters, chunk, equal_bytes, low_in_range, HIGH};
 
 include!(concat!(env!("OUT_DIR"), "/start-masks.rs"));
 
-/// The start filter's mask number (into `MASKS`) per context (0: after a byte outside words
-/// or at the text's start, 1: after a word byte), first byte and second byte.
-static PAIRS: &[u8; 2 * 65536] = include_bytes!(concat!(env!("OUT_DIR"), "/start-pairs.bin"));
 
 type NewCache = Box<dyn Fn() -> Cache + Send + Sync + UnwindSafe + RefUnwindSafe>;
 
@@ -254,8 +251,8 @@ impl Runs {
         let after_word = at > 0 && is_word(text[at - 1]);
         let prefix = match text.get(at..at + 3) {
             Some(&[b0, b1, b2]) => {
-                let pair = usize::from(after_word) * 65536 + usize::from(b0) * 256;
-                let mask = &MASKS[usize::from(PAIRS[pair + usize::from(b1)])];
+                let row = &ROWS[usize::from(ROW_OF[usize::from(after_word)][usize::from(b0)])];
+                let mask = &MASKS[usize::from(row[usize::from(b1)])];
                 mask[usize::from(b2 / 64)] >> (b2 % 64) & 1 == 1
             }
             // Too near the end to tell.
