@@ -340,6 +340,54 @@ fn start_filter(out: &Path) {
             }
         }
     }
+    // The bytes that every match starting with a special byte goes on with, as long as there
+    // is one way on (`-----BEGIN` for `-`): a separator line of dashes passes the three-byte
+    // filter at each dash, and each would cost a DFA run.
+    let literals: Vec<Vec<u8>> = special
+        .iter()
+        .map(|&b| {
+            let begins: Vec<LazyStateID> = (0..2)
+                .flat_map(|context| starts(&dfa, &mut cache, context))
+                .collect();
+            let mut states: Vec<LazyStateID> = begins
+                .into_iter()
+                .map(|s| step(&dfa, &mut cache, s, b))
+                .filter(|q| !q.is_dead())
+                .collect();
+            let mut literal = vec![b];
+            while literal.len() < 16 {
+                // A match may end here (at the text's end, or before any byte that follows).
+                let ends = states.iter().any(|&q| {
+                    q.is_match()
+                        || dfa
+                            .next_eoi_state(&mut cache, q)
+                            .expect("no quit bytes")
+                            .is_match()
+                });
+                if ends {
+                    break;
+                }
+                let mut ways: Vec<(u8, Vec<LazyStateID>)> = (0..=255u8)
+                    .filter_map(|c| {
+                        let live: Vec<LazyStateID> = states
+                            .iter()
+                            .map(|&q| step(&dfa, &mut cache, q, c))
+                            .filter(|q| !q.is_dead())
+                            .collect();
+                        (!live.is_empty()).then_some((c, live))
+                    })
+                    .take(2)
+                    .collect();
+                if ways.len() != 1 {
+                    break;
+                }
+                let Some((c, live)) = ways.pop() else { break };
+                literal.push(c);
+                states = live;
+            }
+            literal
+        })
+        .collect();
     assert_eq!(
         cache.clear_count(),
         0,
@@ -376,8 +424,11 @@ fn start_filter(out: &Path) {
          start,\n/// 1: after a word byte) and first byte.\n",
     );
     writeln!(source, "static ROW_OF: [[u8; 256]; 2] = {row_of:?};").expect("a String takes writes");
-    source.push_str("/// The mask number (into `MASKS`) per second byte, one row per distinct row.\n");
-    writeln!(source, "static ROWS: [[u8; 256]; {}] = [", rows.len()).expect("a String takes writes");
+    source.push_str(
+        "/// The mask number (into `MASKS`) per second byte, one row per distinct row.\n",
+    );
+    writeln!(source, "static ROWS: [[u8; 256]; {}] = [", rows.len())
+        .expect("a String takes writes");
     for row in &rows {
         writeln!(source, "    {row:?},").expect("a String takes writes");
     }
@@ -386,6 +437,21 @@ fn start_filter(out: &Path) {
         source,
         "const SPECIAL: [u8; {}] = {special:?};",
         special.len()
+    )
+    .expect("a String takes writes");
+    source.push_str(
+        "/// The bytes that every match starting with `SPECIAL[i]` begins with (that byte at \
+         least).\n",
+    );
+    writeln!(
+        source,
+        "const SPECIAL_LITERALS: [&[u8]; {}] = [{}];",
+        literals.len(),
+        literals
+            .iter()
+            .map(|l| format!("b\"{}\"", l.escape_ascii()))
+            .collect::<Vec<_>>()
+            .join(", ")
     )
     .expect("a String takes writes");
     fs::write(out.join("start-masks.rs"), source).expect("OUT_DIR is writable");

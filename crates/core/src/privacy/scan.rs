@@ -35,7 +35,6 @@ use super::swar::{ascii_letters, chunk, equal_bytes, low_in_range, HIGH};
 
 include!(concat!(env!("OUT_DIR"), "/start-masks.rs"));
 
-
 type NewCache = Box<dyn Fn() -> Cache + Send + Sync + UnwindSafe + RefUnwindSafe>;
 
 /// A match of one of the patterns.
@@ -258,6 +257,13 @@ impl Runs {
             // Too near the end to tell.
             _ => true,
         };
+        // A byte outside words must also be followed by the rest of its literal, if it has
+        // one (`-----BEGIN`): the three bytes of a dashed line pass the filter at every dash.
+        let prefix = prefix
+            && SPECIAL
+                .iter()
+                .position(|&s| s == b)
+                .is_none_or(|i| text[at..].starts_with(SPECIAL_LITERALS[i]));
         if prefix {
             return true;
         }
@@ -376,10 +382,27 @@ mod tests {
     #[test]
     fn start_filter_passes_pattern_starts_only() {
         let mut runs = Runs::default();
-        for word in ["Jun 5", "http://x", "123 ", "password", "-----B", "+1 5"] {
+        for word in [
+            "Jun 5",
+            "http://x",
+            "123 ",
+            "password",
+            "-----BEGIN",
+            "+1 5",
+            "::1",
+        ] {
             assert!(runs.may_start(word.as_bytes(), 0), "{word:?}");
         }
-        for word in ["the", "and", "you", "    "] {
+        // Dashes that do not go on to `-----BEGIN` pass the three-byte filter, not the literal.
+        for word in [
+            "the",
+            "and",
+            "you",
+            "    ",
+            "----------",
+            "-----BEGAN",
+            ":1:",
+        ] {
             let text = format!("{word} x");
             assert!(!Runs::default().may_start(text.as_bytes(), 0), "{word:?}");
         }
