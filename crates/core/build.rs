@@ -212,9 +212,10 @@ fn compact_patterns(value: &mut serde_json::Value) {
 /// and third byte, after a word byte and after anything else: a position can start a match
 /// only if its first three bytes leave the DFA alive. The result is a mask of third bytes per
 /// (context, first, second) byte, written to `start-masks.rs`: the masks, a mask number per
-/// second byte in rows (one per distinct row), the row per context and first byte, and the
-/// bytes outside words that can start a match. The first bytes of the other patterns are checked against what the scan looks at
-/// for them, so that an edit of a pattern cannot slip past the filter unseen.
+/// second byte in rows (one per distinct row), the row per context and first byte, the bytes
+/// outside words that can start a match, and for each of those the literal that every match
+/// from it begins with. The first bytes of the other patterns are checked against what the
+/// scan looks at for them, so that an edit of a pattern cannot slip past the filter unseen.
 fn start_filter(out: &Path) {
     use patterns::{is_word, Start, PATTERNS};
     use regex_automata::hybrid::dfa::{Cache, DFA};
