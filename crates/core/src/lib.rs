@@ -23,6 +23,7 @@ pub mod pipeline;
 pub mod privacy;
 pub mod quarantine;
 pub mod report;
+mod swar;
 pub mod triage;
 
 pub use error::{Error, Result};

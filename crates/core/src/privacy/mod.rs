@@ -16,7 +16,6 @@ mod patterns;
 mod phone;
 pub mod policy;
 mod scan;
-mod swar;
 mod wordset;
 
 use std::collections::BTreeMap;

@@ -132,8 +132,8 @@ pub(super) fn words(text: &str) -> Vec<Word> {
 /// tested at once: a word of mail is mostly one step instead of a loop per letter.
 fn letters_end(bytes: &[u8], mut i: usize) -> usize {
     while let Some(chunk) = bytes.get(i..).and_then(<[u8]>::first_chunk::<8>) {
-        let letters = super::swar::ascii_letters(u64::from_le_bytes(*chunk));
-        let others = !letters & super::swar::HIGH;
+        let letters = crate::swar::ascii_letters(u64::from_le_bytes(*chunk));
+        let others = !letters & crate::swar::HIGH;
         if others != 0 {
             return i + (others.trailing_zeros() / 8) as usize;
         }

@@ -31,7 +31,7 @@ use regex_automata::util::{start, syntax};
 use regex_automata::{Anchored, Input, PatternID};
 
 use super::patterns::{is_word, PATTERNS};
-use super::swar::{ascii_letters, chunk, equal_bytes, low_in_range, HIGH};
+use crate::swar::{ascii_letters, chunk, equal_bytes, low_in_range, HIGH};
 
 include!(concat!(env!("OUT_DIR"), "/start-masks.rs"));
 
