@@ -254,7 +254,8 @@ impl Model {
         }
     }
 
-    /// The `k` features that pushed head `head`'s top label furthest above its runner-up.
+    /// The `k` features that pushed head `head`'s top label furthest above its runner-up,
+    /// largest first (equal ones in the order of the entries).
     pub fn reasons(
         &self,
         features: &Features,
@@ -265,26 +266,29 @@ impl Model {
         let (Some(h), Some(s)) = (self.heads.get(head), scores.heads.get(head)) else {
             return Vec::new();
         };
-        let mut contributions: Vec<(f32, usize)> = features
-            .entries
-            .iter()
-            .enumerate()
-            .filter_map(|(i, f)| {
-                let w = h.linear.weights(f.index as usize)?;
-                let against = s.runner_up.map_or(0.0, |r| w[r]);
-                Some((f.value * (w[s.top] - against), i))
-            })
-            .filter(|(c, _)| *c > 0.0)
-            .collect();
-        // Only the top k are named: select them, then order those few.
-        if contributions.len() > k && k > 0 {
-            contributions.select_nth_unstable_by(k - 1, |a, b| b.0.total_cmp(&a.0));
-            contributions.truncate(k);
+        if k == 0 {
+            return Vec::new();
         }
-        contributions.sort_by(|a, b| b.0.total_cmp(&a.0));
-        contributions
-            .into_iter()
-            .take(k)
+        // The k largest positive contributions, largest first, kept as the entries go by:
+        // most entries fall below the k-th and cost one comparison. Among equal ones the
+        // earlier entry comes first.
+        let mut top: Vec<(f32, usize)> = Vec::with_capacity(k + 1);
+        for (entry, feature) in features.entries.iter().enumerate() {
+            let Some(weights) = h.linear.weights(feature.index as usize) else {
+                continue;
+            };
+            let against = s.runner_up.map_or(0.0, |r| weights[r]);
+            let push = feature.value * (weights[s.top] - against);
+            // Not above zero (or not a number): no reason.
+            let positive = push > 0.0;
+            if !positive || (top.len() == k && push <= top[k - 1].0) {
+                continue;
+            }
+            let at = top.partition_point(|&(kept, _)| kept >= push);
+            top.insert(at, (push, entry));
+            top.truncate(k);
+        }
+        top.into_iter()
             .map(|(weight, i)| Reason {
                 feature: features.describe(&features.entries[i]),
                 weight,
@@ -425,6 +429,63 @@ mod tests {
         );
         assert!(!model.learn("f2", 0, 5, &x, 1), "unknown label index");
         assert_eq!(model.training.corrections, 2);
+    }
+
+    #[test]
+    fn reasons_are_the_largest_contributions_with_ties_in_entry_order() {
+        let raw = b"From: Billing <billing@example.com>\nSubject: pay the overdue invoice now\n\n\
+            Pay the invoice now: the invoice is overdue, pay it today or pay a fee.\n";
+        let email = crate::parse::parse(crate::ingest::RawMail::new(
+            crate::ingest::Origin::Stdin { offset: 0 },
+            raw.to_vec(),
+        ))
+        .expect("the message parses");
+        let redacted = crate::privacy::redact(email);
+        let config = FeatureConfig {
+            bits: 18,
+            ..FeatureConfig::default()
+        };
+        let features = crate::features::extract(&redacted, &config);
+        let mut model = Model::new(
+            config,
+            &[("label".into(), vec!["ham".into(), "spam".into()])],
+            Training::new(1, LearnRate::default(), 1, false),
+        );
+        let x: Vec<(u32, f32)> = features
+            .entries
+            .iter()
+            .map(|f| (f.index, f.value))
+            .collect();
+        assert!(model.learn("m", 0, 1, &x, 3));
+        let scores = model.score_features(&features);
+        let (top, runner_up) = (scores.heads[0].top, scores.heads[0].runner_up);
+        // The definition: every positive contribution, sorted stably, largest first.
+        let mut all: Vec<(f32, usize)> = features
+            .entries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| {
+                let w = model.heads[0].linear.weights(f.index as usize)?;
+                let against = runner_up.map_or(0.0, |r| w[r]);
+                Some((f.value * (w[top] - against), i))
+            })
+            .filter(|(c, _)| *c > 0.0)
+            .collect();
+        all.sort_by(|a, b| b.0.total_cmp(&a.0));
+        assert!(all.len() > 5, "{all:?}");
+        for k in [0, 1, 3, 5, all.len() + 3] {
+            let got: Vec<(String, f32)> = model
+                .reasons(&features, &scores, 0, k)
+                .into_iter()
+                .map(|r| (r.feature, r.weight))
+                .collect();
+            let want: Vec<(String, f32)> = all
+                .iter()
+                .take(k)
+                .map(|&(c, i)| (features.describe(&features.entries[i]), c))
+                .collect();
+            assert_eq!(got, want, "k = {k}");
+        }
     }
 
     #[test]
