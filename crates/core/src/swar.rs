@@ -31,6 +31,11 @@ pub(crate) fn equal_bytes(w: u64, c: u8) -> u64 {
     !(((t & LOW7) + LOW7) | t) & HIGH
 }
 
+/// The ASCII letters and digits.
+pub(crate) fn alphanumerics(w: u64) -> u64 {
+    ascii_letters(w) | (low_in_range(w, b'0', b'9') & !w)
+}
+
 /// A mask whose lowest bit marks the first byte below `n` (`n` at most 0x80): for a search,
 /// in three operations. Bits above that byte may be wrong (a borrow), none below it is.
 pub(crate) fn first_below(w: u64, n: u8) -> u64 {

@@ -10,7 +10,7 @@
 use std::ops::Range;
 
 use crate::swar::{
-    ascii_letters, chunk as eight_bytes, first_below, first_equal, low_in_range, HIGH,
+    alphanumerics, ascii_letters, chunk as eight_bytes, first_below, first_equal, HIGH,
 };
 
 /// What a token is.
@@ -49,11 +49,6 @@ pub fn tokenize(text: &str, mut f: impl FnMut(TokenKind, &str, Range<usize>)) {
         chunk(text, at, end, seen, &mut buf, &mut f);
         at = end;
     }
-}
-
-/// The high bit of each byte of `w` that is an ASCII letter or digit.
-fn alphanumerics(w: u64) -> u64 {
-    ascii_letters(w) | (low_in_range(w, b'0', b'9') & !w)
 }
 
 /// The bits below the lowest set bit of `mask` (all of them if none is set): the bytes before

@@ -432,14 +432,14 @@ mod tests {
     }
 
     #[test]
-    fn reasons_are_the_largest_contributions_with_ties_in_entry_order() {
+    fn reasons_are_the_largest_contributions_with_ties_in_entry_order(
+    ) -> Result<(), Box<crate::quarantine::Quarantine>> {
         let raw = b"From: Billing <billing@example.com>\nSubject: pay the overdue invoice now\n\n\
             Pay the invoice now: the invoice is overdue, pay it today or pay a fee.\n";
         let email = crate::parse::parse(crate::ingest::RawMail::new(
             crate::ingest::Origin::Stdin { offset: 0 },
             raw.to_vec(),
-        ))
-        .expect("the message parses");
+        ))?;
         let redacted = crate::privacy::redact(email);
         let config = FeatureConfig {
             bits: 18,
@@ -486,6 +486,7 @@ mod tests {
                 .collect();
             assert_eq!(got, want, "k = {k}");
         }
+        Ok(())
     }
 
     #[test]

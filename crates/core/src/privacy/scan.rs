@@ -31,7 +31,7 @@ use regex_automata::util::{start, syntax};
 use regex_automata::{Anchored, Input, PatternID};
 
 use super::patterns::{is_word, PATTERNS};
-use crate::swar::{ascii_letters, chunk, equal_bytes, low_in_range, HIGH};
+use crate::swar::{alphanumerics, ascii_letters, chunk, equal_bytes, low_in_range, HIGH};
 
 include!(concat!(env!("OUT_DIR"), "/start-masks.rs"));
 
@@ -301,7 +301,7 @@ impl Runs {
 
 /// The high bit of each byte of `w` that is a word byte (`[0-9A-Za-z_]`).
 fn word_bytes(w: u64) -> u64 {
-    (low_in_range(w, b'0', b'9') & !w) | ascii_letters(w) | equal_bytes(w, b'_')
+    alphanumerics(w) | equal_bytes(w, b'_')
 }
 
 /// The high bit of each byte of `w` in `SPECIAL`.
