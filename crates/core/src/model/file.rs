@@ -82,17 +82,14 @@ pub fn to_bytes(model: &Model) -> (Vec<u8>, String) {
         for v in lin.bias.iter().chain(&lin.bias_g2) {
             out.extend_from_slice(&v.to_le_bytes());
         }
-        let rows: Vec<usize> = (0..lin.slots())
-            .filter(|&slot| {
-                lin.weights(slot)
-                    .is_some_and(|w| w.iter().any(|w| *w != 0.0))
-            })
-            .collect();
+        // Found first, so that they go into room made once rather than into a buffer
+        // copied each time it doubles.
+        let rows: Vec<(u32, &[f32])> = lin.nonzero_rows().collect();
+        out.reserve(4 + rows.len() * 4 * (1 + 2 * lin.classes) + 8);
         out.extend_from_slice(&(rows.len() as u32).to_le_bytes());
-        for slot in rows {
-            out.extend_from_slice(&(slot as u32).to_le_bytes());
-            let row = lin.weights(slot).into_iter().flatten();
-            for v in row.chain(lin.weight_g2(slot).into_iter().flatten()) {
+        for (slot, row) in rows {
+            out.extend_from_slice(&slot.to_le_bytes());
+            for v in row {
                 out.extend_from_slice(&v.to_le_bytes());
             }
         }

@@ -72,6 +72,19 @@ impl LinearHead {
         self.params.get(slot * 2 * k + k..(slot + 1) * 2 * k)
     }
 
+    /// The slots with a weight that is not zero, each with its row: the weights, then
+    /// their sums of squared gradients.
+    pub fn nonzero_rows(&self) -> impl Iterator<Item = (u32, &[f32])> {
+        let k = self.classes;
+        self.params
+            .chunks_exact((2 * k).max(1))
+            .enumerate()
+            // `w != 0.0` as bits (sign bit aside): a float compare per weight was most of
+            // the scan of a table of 2^20 rows and more.
+            .filter(move |(_, row)| row[..k].iter().fold(0, |any, w| any | w.to_bits()) << 1 != 0)
+            .map(|(slot, row)| (slot as u32, row))
+    }
+
     /// The weights of `slot` and their sums of squared gradients, to change.
     pub fn row_mut(&mut self, slot: usize) -> Option<(&mut [f32], &mut [f32])> {
         let k = self.classes;
@@ -203,6 +216,48 @@ impl LinearHead {
         self.bias_g2.clone_from(&compact.bias_g2);
     }
 
+    /// Puts the average of `compact` heads, made by [`LinearHead::gather`] with the same
+    /// `slots`, in their places, as [`LinearHead::average`] then [`LinearHead::scatter`]
+    /// would (the same sums in the same order) but without the averaged copy. False, and
+    /// nothing changed, when the heads differ in shape from each other or from this one.
+    pub fn scatter_average(&mut self, slots: &[u32], compact: &[&LinearHead]) -> bool {
+        let Some(first) = compact.first() else {
+            return false;
+        };
+        if compact.iter().any(|h| {
+            h.classes != self.classes
+                || h.params.len() != first.params.len()
+                || h.bias.len() != self.bias.len()
+                || h.bias_g2.len() != self.bias_g2.len()
+        }) {
+            return false;
+        }
+        let n = compact.len() as f32;
+        let width = 2 * self.classes;
+        let mut mean = vec![0.0f32; width];
+        let rows = first.params.len() / width.max(1);
+        for (row, &slot) in slots.iter().enumerate().take(rows) {
+            let from = row * width;
+            mean.fill(0.0);
+            for h in compact {
+                if let Some(values) = h.params.get(from..from + width) {
+                    for (m, v) in mean.iter_mut().zip(values) {
+                        *m += v / n;
+                    }
+                }
+            }
+            let to = slot as usize * width;
+            if let Some(place) = self.params.get_mut(to..to + width) {
+                place.copy_from_slice(&mean);
+            }
+        }
+        for (i, (b, g2)) in self.bias.iter_mut().zip(&mut self.bias_g2).enumerate() {
+            *b = compact.iter().fold(0.0, |sum, h| sum + h.bias[i] / n);
+            *g2 = compact.iter().fold(0.0, |sum, h| sum + h.bias_g2[i] / n);
+        }
+        true
+    }
+
     /// Averages heads of the same shape (parameter mixing of shard models).
     pub fn average(heads: &[&LinearHead]) -> Option<LinearHead> {
         let first = heads.first()?;
@@ -307,5 +362,43 @@ mod tests {
         let t = fit_temperature(&logits, &labels);
         let p = softmax(&logits[0], t)[0];
         assert!((p - 0.75).abs() < 0.02, "T {t} gives {p}");
+    }
+
+    #[test]
+    fn scatter_average_is_average_then_scatter_bit_for_bit() -> Result<(), &'static str> {
+        let rate = LearnRate::default();
+        let heads: Vec<LinearHead> = (0..3u32)
+            .map(|k| {
+                let mut head = LinearHead::new(6, 3);
+                for i in 0..20u32 {
+                    let x = vec![((i + k) % 6, 1.0), ((i * 7 + k) % 6, 0.3)];
+                    head.update(&x, (i % 3) as usize, &rate);
+                }
+                head
+            })
+            .collect();
+        let compact: Vec<&LinearHead> = heads.iter().collect();
+        let slots = [9, 2, 14, 5, 0, 11];
+        let mut expected = LinearHead::new(16, 3);
+        expected.scatter(&slots, &LinearHead::average(&compact).ok_or("same shapes")?);
+        let mut got = LinearHead::new(16, 3);
+        assert!(got.scatter_average(&slots, &compact));
+        let bits = |h: &LinearHead| -> Vec<u32> {
+            h.params
+                .iter()
+                .chain(&h.bias)
+                .chain(&h.bias_g2)
+                .map(|v| v.to_bits())
+                .collect()
+        };
+        assert_eq!(bits(&got), bits(&expected));
+        assert!(!got.scatter_average(&slots, &[&LinearHead::new(6, 2)]));
+        assert!(!got.scatter_average(&slots, &[]));
+        assert_eq!(
+            bits(&got),
+            bits(&expected),
+            "a refused average changes nothing"
+        );
+        Ok(())
     }
 }

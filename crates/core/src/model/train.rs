@@ -129,7 +129,9 @@ pub fn fit_on(
     let weights = class_weights(model, &train);
     let shuffles = model.training.shuffles.max(1);
     let slots = model.heads.first().map_or(0, |h| h.linear.slots());
-    let used = renumber(&mut train, slots);
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let threads = if threads == 0 { cores } else { threads };
+    let used = renumber(&mut train, slots, threads);
     let start: Vec<LinearHead> = model.heads.iter().map(|h| h.linear.gather(&used)).collect();
     let train = &train;
     let runs: Vec<Vec<LinearHead>> = if shuffles == 1 {
@@ -145,8 +147,7 @@ pub fn fit_on(
         // Shuffles are independent until they are averaged: spread over the threads, and
         // averaged in the order of their seeds, so that the number of threads changes
         // nothing. Progress is told when every shuffle has done its epochs.
-        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-        let workers = if threads == 0 { cores } else { threads }.min(shuffles as usize);
+        let workers = threads.min(shuffles as usize);
         let seeds: Vec<u64> = (0..u64::from(shuffles))
             .map(|k| shuffle_seed(model.training.seed, k))
             .collect();
@@ -189,9 +190,7 @@ pub fn fit_on(
     };
     for (h, head) in model.heads.iter_mut().enumerate() {
         let fitted: Vec<&LinearHead> = runs.iter().filter_map(|r| r.get(h)).collect();
-        if let Some(mean) = LinearHead::average(&fitted) {
-            head.linear.scatter(&used, &mean);
-        }
+        head.linear.scatter_average(&used, &fitted);
     }
     model.training.examples = train.len() as u64;
     let mut reports = Vec::new();
@@ -232,27 +231,83 @@ pub fn fit_on(
 /// arithmetic on the same weights, but over a table of the slots in use (a few hundred
 /// thousand rows rather than 2^20 and more), whose frequent rows share cache lines: the
 /// updates wait on memory much less.
-fn renumber(train: &mut [Example], slots: usize) -> Vec<u32> {
+fn renumber(train: &mut [Example], slots: usize, threads: usize) -> Vec<u32> {
+    // Both passes look up a table of every slot at random, and wait on memory: the
+    // examples are split over the threads.
+    let part = train.len().div_ceil(threads.max(1)).max(1);
+    let mut counts = std::thread::scope(|scope| {
+        let counting: Vec<_> = train
+            .chunks(part)
+            .map(|examples| scope.spawn(move || slot_counts(examples, slots)))
+            .collect();
+        counting
+            .into_iter()
+            // A thread only panics on a bug: its panic goes on here.
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .reduce(|mut total, counts| {
+                for (t, c) in total.iter_mut().zip(counts) {
+                    *t += c;
+                }
+                total
+            })
+            .unwrap_or_else(|| vec![0; slots])
+    });
+    let used = by_frequency(&mut counts);
+    let places = &counts;
+    std::thread::scope(|scope| {
+        for examples in train.chunks_mut(part) {
+            scope.spawn(move || {
+                for example in examples {
+                    example.x.retain(|(slot, _)| (*slot as usize) < slots);
+                    for (slot, _) in &mut example.x {
+                        *slot = places[*slot as usize];
+                    }
+                }
+            });
+        }
+    });
+    used
+}
+
+/// How many of `examples` have each slot.
+fn slot_counts(examples: &[Example], slots: usize) -> Vec<u32> {
     let mut counts = vec![0u32; slots];
-    for example in train.iter() {
+    for example in examples {
         for &(slot, _) in &example.x {
             if let Some(c) = counts.get_mut(slot as usize) {
                 *c += 1;
             }
         }
     }
-    let mut used: Vec<u32> = (0..slots as u32)
-        .filter(|&s| counts[s as usize] > 0)
-        .collect();
-    used.sort_by(|&a, &b| counts[b as usize].cmp(&counts[a as usize]).then(a.cmp(&b)));
-    // Reuse the counts as the slot -> compact index map.
-    for (i, &slot) in used.iter().enumerate() {
-        counts[slot as usize] = i as u32;
+    counts
+}
+
+/// The slots whose count is not zero, most frequent first and in slot order among equals;
+/// `counts` becomes the map from slot to place in that list (kept for the used slots only).
+/// A counting sort: a comparison sort of a few hundred thousand slots was most of the
+/// time `train` spent on one core between reading and fitting.
+fn by_frequency(counts: &mut [u32]) -> Vec<u32> {
+    let top = counts.iter().copied().max().unwrap_or(0) as usize;
+    // How many slots have each count, then where the first of them goes: after all the
+    // slots with a higher count.
+    let mut next = vec![0u32; top + 1];
+    for &c in counts.iter() {
+        next[c as usize] += 1;
     }
-    for example in train.iter_mut() {
-        example.x.retain(|(slot, _)| (*slot as usize) < slots);
-        for (slot, _) in &mut example.x {
-            *slot = counts[*slot as usize];
+    let mut place = 0u32;
+    for n in next.iter_mut().skip(1).rev() {
+        let slots_with_count = *n;
+        *n = place;
+        place += slots_with_count;
+    }
+    let mut used = vec![0u32; place as usize];
+    // Slots are visited in order, so equal counts keep slot order.
+    for (slot, c) in counts.iter_mut().enumerate() {
+        if *c > 0 {
+            let at = &mut next[*c as usize];
+            used[*at as usize] = slot as u32;
+            *c = *at;
+            *at += 1;
         }
     }
     used
@@ -571,5 +626,26 @@ mod tests {
             training,
         );
         assert!(Model::merge(&[shards[0].clone(), other]).is_err());
+    }
+
+    proptest::proptest! {
+        /// The counting sort orders the used slots as sorting them by count (highest
+        /// first), then slot, does; the counts become each used slot's place.
+        #[test]
+        fn slots_by_frequency_are_sorted_by_count_then_slot(
+            counts in proptest::collection::vec(
+                proptest::prop_oneof![4 => proptest::strategy::Just(0u32), 4 => 1u32..4, 1 => 0u32..5000],
+                0..400,
+            )
+        ) {
+            let mut sorted: Vec<u32> = (0..counts.len() as u32).filter(|&s| counts[s as usize] > 0).collect();
+            sorted.sort_by(|&a, &b| counts[b as usize].cmp(&counts[a as usize]).then(a.cmp(&b)));
+            let mut places = counts.clone();
+            let used = by_frequency(&mut places);
+            proptest::prop_assert_eq!(&used, &sorted);
+            for (place, &slot) in used.iter().enumerate() {
+                proptest::prop_assert_eq!(places[slot as usize] as usize, place);
+            }
+        }
     }
 }
