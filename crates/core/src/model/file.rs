@@ -194,16 +194,21 @@ pub fn from_bytes(bytes: &[u8]) -> Result<(Model, String), ModelError> {
             *v = r.f32()?;
         }
         let rows = r.u32()? as usize;
-        for _ in 0..rows {
-            let slot = r.u32()? as usize;
-            if slot >= slots {
-                return Err(bad("model row outside the feature space"));
-            }
-            let Some((weights, g2)) = linear.row_mut(slot) else {
+        // The rows are read as one block, a row at a time: a bounds check per value was
+        // most of loading a model.
+        let row_bytes = 4 * (1 + 2 * k);
+        let block = r.take(
+            rows.checked_mul(row_bytes)
+                .ok_or_else(|| bad("model file is truncated"))?,
+        )?;
+        for row in block.chunks_exact(row_bytes) {
+            let (slot, values) = row.split_at(4);
+            let slot = u32::from_le_bytes([slot[0], slot[1], slot[2], slot[3]]) as usize;
+            let Some((weights, g2)) = linear.row_mut(slot).filter(|_| slot < slots) else {
                 return Err(bad("model row outside the feature space"));
             };
-            for v in weights.iter_mut().chain(g2) {
-                *v = r.f32()?;
+            for (v, b) in weights.iter_mut().chain(g2).zip(values.chunks_exact(4)) {
+                *v = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
             }
         }
         heads.push(Head {

@@ -382,7 +382,8 @@ impl Detector {
     /// The findings in `text`, sorted by position, without overlaps. `known_names` are
     /// names the message itself gives (display names in its headers).
     pub fn find(&self, text: &str, known_names: &[&str]) -> Vec<Finding> {
-        let mut found = Vec::new();
+        // Room for the findings of most texts, so that the list is not moved as it grows.
+        let mut found = Vec::with_capacity(16);
         self.structured(text, &mut found);
         let words = super::names::words(text);
         markers(text, &words, &mut found);
@@ -392,7 +393,7 @@ impl Detector {
     }
 
     fn structured(&self, text: &str, out: &mut Vec<Finding>) {
-        let mut matches = Vec::new();
+        let mut matches = Vec::with_capacity(16);
         self.patterns.find(text.as_bytes(), &mut matches);
         for m in matches {
             let (start, end) = (m.start, m.end);

@@ -40,9 +40,10 @@ fn is_cjk(c: char) -> bool {
 /// The words of `text`, in order.
 pub(super) fn words(text: &str) -> Vec<Word> {
     let bytes = text.as_bytes();
-    // A word is 32 bytes here, several times the text it covers: start small (a large
-    // first guess is a fresh mapping to zero on every long message).
-    let mut out = Vec::with_capacity((text.len() / 8).min(512));
+    // A word is 32 bytes here, several times the text it covers. Mail has a word about
+    // every six bytes: room for that, so that most texts never move the list, but capped
+    // (a large first guess would be a fresh mapping to zero on every long message).
+    let mut out = Vec::with_capacity((text.len() / 5).min(2048));
     let mut line_start = true;
     let mut joined = false;
     let mut i = 0;
