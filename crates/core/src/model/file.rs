@@ -380,4 +380,30 @@ mod tests {
         flipped[last] ^= 1;
         assert!(err(&flipped).contains("checksum"));
     }
+
+    #[test]
+    fn rows_outside_the_table_or_past_the_end_fail_with_reasons() {
+        let model = small_model();
+        let (bytes, _) = to_bytes(&model);
+        let err = |b: &[u8]| from_bytes(b).unwrap_err().to_string();
+        // Past the checksum: the file is sealed again after each change.
+        let reseal = |mut b: Vec<u8>| {
+            b.truncate(b.len() - 8);
+            let sum = xxh3_64(&b);
+            b.extend_from_slice(&sum.to_le_bytes());
+            b
+        };
+        let meta_at = MAGIC.len() + 4;
+        let mut meta_len = [0u8; 8];
+        meta_len.copy_from_slice(&bytes[meta_at..meta_at + 8]);
+        let classes = model.heads[0].labels.len();
+        let rows_at = meta_at + 8 + u64::from_le_bytes(meta_len) as usize + 8 * classes;
+        assert_eq!(bytes[rows_at..rows_at + 4], 2u32.to_le_bytes(), "two rows");
+        let mut outside = bytes.clone();
+        outside[rows_at + 4..rows_at + 8].copy_from_slice(&(1u32 << 18).to_le_bytes());
+        assert!(err(&reseal(outside)).contains("outside the feature space"));
+        let mut overrun = bytes;
+        overrun[rows_at..rows_at + 4].copy_from_slice(&3u32.to_le_bytes());
+        assert!(err(&reseal(overrun)).contains("truncated"));
+    }
 }
