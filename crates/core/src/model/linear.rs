@@ -218,9 +218,15 @@ impl LinearHead {
 
     /// Puts the average of `compact` heads, made by [`LinearHead::gather`] with the same
     /// `slots`, in their places, as [`LinearHead::average`] then [`LinearHead::scatter`]
-    /// would (the same sums in the same order) but without the averaged copy. False, and
-    /// nothing changed, when the heads differ in shape from each other or from this one.
-    pub fn scatter_average(&mut self, slots: &[u32], compact: &[&LinearHead]) -> bool {
+    /// would (the same sums in the same order) but without the averaged copy, on up to
+    /// `threads` threads. False, and nothing changed, when the heads differ in shape from
+    /// each other or from this one.
+    pub fn scatter_average(
+        &mut self,
+        slots: &[u32],
+        compact: &[&LinearHead],
+        threads: usize,
+    ) -> bool {
         let Some(first) = compact.first() else {
             return false;
         };
@@ -234,23 +240,40 @@ impl LinearHead {
         }
         let n = compact.len() as f32;
         let width = 2 * self.classes;
-        let mut mean = vec![0.0f32; width];
         let rows = first.params.len() / width.max(1);
-        for (row, &slot) in slots.iter().enumerate().take(rows) {
-            let from = row * width;
-            mean.fill(0.0);
-            for h in compact {
-                if let Some(values) = h.params.get(from..from + width) {
-                    for (m, v) in mean.iter_mut().zip(values) {
-                        *m += v / n;
+        // The rows land at random in a table of every slot, each store waiting on memory:
+        // each thread takes one range of slots, looking through the whole list for its own.
+        let per_thread = self.slots().div_ceil(threads.max(1)).max(1);
+        std::thread::scope(|scope| {
+            for (part, table) in self
+                .params
+                .chunks_mut(per_thread * width.max(1))
+                .enumerate()
+            {
+                let low = part * per_thread;
+                scope.spawn(move || {
+                    let mut mean = vec![0.0f32; width];
+                    for (row, &slot) in slots.iter().enumerate().take(rows) {
+                        let Some(at) = (slot as usize).checked_sub(low).filter(|&i| i < per_thread)
+                        else {
+                            continue;
+                        };
+                        let from = row * width;
+                        mean.fill(0.0);
+                        for h in compact {
+                            if let Some(values) = h.params.get(from..from + width) {
+                                for (m, v) in mean.iter_mut().zip(values) {
+                                    *m += v / n;
+                                }
+                            }
+                        }
+                        if let Some(place) = table.get_mut(at * width..(at + 1) * width) {
+                            place.copy_from_slice(&mean);
+                        }
                     }
-                }
+                });
             }
-            let to = slot as usize * width;
-            if let Some(place) = self.params.get_mut(to..to + width) {
-                place.copy_from_slice(&mean);
-            }
-        }
+        });
         for (i, (b, g2)) in self.bias.iter_mut().zip(&mut self.bias_g2).enumerate() {
             *b = compact.iter().fold(0.0, |sum, h| sum + h.bias[i] / n);
             *g2 = compact.iter().fold(0.0, |sum, h| sum + h.bias_g2[i] / n);
@@ -382,7 +405,9 @@ mod tests {
         let mut expected = LinearHead::new(16, 3);
         expected.scatter(&slots, &LinearHead::average(&compact).ok_or("same shapes")?);
         let mut got = LinearHead::new(16, 3);
-        assert!(got.scatter_average(&slots, &compact));
+        assert!(got.scatter_average(&slots, &compact, 1));
+        let mut split = LinearHead::new(16, 3);
+        assert!(split.scatter_average(&slots, &compact, 3));
         let bits = |h: &LinearHead| -> Vec<u32> {
             h.params
                 .iter()
@@ -392,8 +417,9 @@ mod tests {
                 .collect()
         };
         assert_eq!(bits(&got), bits(&expected));
-        assert!(!got.scatter_average(&slots, &[&LinearHead::new(6, 2)]));
-        assert!(!got.scatter_average(&slots, &[]));
+        assert_eq!(bits(&split), bits(&expected), "the same on three threads");
+        assert!(!got.scatter_average(&slots, &[&LinearHead::new(6, 2)], 2));
+        assert!(!got.scatter_average(&slots, &[], 2));
         assert_eq!(
             bits(&got),
             bits(&expected),

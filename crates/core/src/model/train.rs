@@ -190,7 +190,7 @@ pub fn fit_on(
     };
     for (h, head) in model.heads.iter_mut().enumerate() {
         let fitted: Vec<&LinearHead> = runs.iter().filter_map(|r| r.get(h)).collect();
-        head.linear.scatter_average(&used, &fitted);
+        head.linear.scatter_average(&used, &fitted, threads);
     }
     model.training.examples = train.len() as u64;
     let mut reports = Vec::new();
