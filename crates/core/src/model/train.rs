@@ -233,8 +233,9 @@ pub fn fit_on(
 /// updates wait on memory much less.
 fn renumber(train: &mut [Example], slots: usize, threads: usize) -> Vec<u32> {
     // Both passes look up a table of every slot at random, and wait on memory: the
-    // examples are split over the threads.
-    let part = train.len().div_ceil(threads.max(1)).max(1);
+    // examples are split over the threads. Each counting thread holds a table of every slot
+    // (64 MiB at 2^24 slots), so at most four count.
+    let part = train.len().div_ceil(threads.clamp(1, 4)).max(1);
     let mut counts = std::thread::scope(|scope| {
         let counting: Vec<_> = train
             .chunks(part)
