@@ -204,7 +204,7 @@ pub fn from_bytes(bytes: &[u8]) -> Result<(Model, String), ModelError> {
         for row in block.chunks_exact(row_bytes) {
             let (slot, values) = row.split_at(4);
             let slot = u32::from_le_bytes([slot[0], slot[1], slot[2], slot[3]]) as usize;
-            let Some((weights, g2)) = linear.row_mut(slot).filter(|_| slot < slots) else {
+            let Some((weights, g2)) = linear.row_mut(slot) else {
                 return Err(bad("model row outside the feature space"));
             };
             for (v, b) in weights.iter_mut().chain(g2).zip(values.chunks_exact(4)) {

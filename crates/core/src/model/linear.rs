@@ -66,12 +66,6 @@ impl LinearHead {
         self.params.get(slot * 2 * k..slot * 2 * k + k)
     }
 
-    /// The sums of squared gradients of `slot`'s weights.
-    pub fn weight_g2(&self, slot: usize) -> Option<&[f32]> {
-        let k = self.classes;
-        self.params.get(slot * 2 * k + k..(slot + 1) * 2 * k)
-    }
-
     /// The slots with a weight that is not zero, each with its row: the weights, then
     /// their sums of squared gradients.
     pub fn nonzero_rows(&self) -> impl Iterator<Item = (u32, &[f32])> {
@@ -202,23 +196,10 @@ impl LinearHead {
         }
     }
 
-    /// Puts the rows and biases of `compact`, made by [`LinearHead::gather`] with the same
-    /// `slots`, back in their places.
-    pub fn scatter(&mut self, slots: &[u32], compact: &LinearHead) {
-        let width = 2 * self.classes;
-        for (row, &slot) in compact.params.chunks_exact(width).zip(slots) {
-            let to = slot as usize * width;
-            if let Some(place) = self.params.get_mut(to..to + width) {
-                place.copy_from_slice(row);
-            }
-        }
-        self.bias.clone_from(&compact.bias);
-        self.bias_g2.clone_from(&compact.bias_g2);
-    }
-
     /// Puts the average of `compact` heads, made by [`LinearHead::gather`] with the same
-    /// `slots`, in their places, as [`LinearHead::average`] then [`LinearHead::scatter`]
-    /// would (the same sums in the same order) but without the averaged copy, on up to
+    /// `slots`, in their places, as [`LinearHead::average`] then putting each averaged row
+    /// back at its slot would (the same sums in the same order) but without the averaged
+    /// copy, on up to
     /// `threads` threads. False, and nothing changed, when the heads differ in shape from
     /// each other or from this one.
     pub fn scatter_average(
@@ -387,6 +368,18 @@ mod tests {
         assert!((p - 0.75).abs() < 0.02, "T {t} gives {p}");
     }
 
+    /// Puts the rows and biases of `compact`, made by [`LinearHead::gather`] with the same
+    /// `slots`, back in their places in `head`.
+    fn scatter(head: &mut LinearHead, slots: &[u32], compact: &LinearHead) {
+        let width = 2 * head.classes;
+        for (row, &slot) in compact.params.chunks_exact(width).zip(slots) {
+            let to = slot as usize * width;
+            head.params[to..to + width].copy_from_slice(row);
+        }
+        head.bias.clone_from(&compact.bias);
+        head.bias_g2.clone_from(&compact.bias_g2);
+    }
+
     #[test]
     fn scatter_average_is_average_then_scatter_bit_for_bit() -> Result<(), &'static str> {
         let rate = LearnRate::default();
@@ -403,7 +396,8 @@ mod tests {
         let compact: Vec<&LinearHead> = heads.iter().collect();
         let slots = [9, 2, 14, 5, 0, 11];
         let mut expected = LinearHead::new(16, 3);
-        expected.scatter(&slots, &LinearHead::average(&compact).ok_or("same shapes")?);
+        let mean = LinearHead::average(&compact).ok_or("same shapes")?;
+        scatter(&mut expected, &slots, &mean);
         let mut got = LinearHead::new(16, 3);
         assert!(got.scatter_average(&slots, &compact, 1));
         let mut split = LinearHead::new(16, 3);
