@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Parses the whole SpamAssassin corpus (6,046 messages) from its mbox, Maildir, JSONL and
 # .eml forms, checks that every summary adds up and that the normalised records are the
-# same whichever form they were read from.
+# same whichever form they were read from, and that the single-part fast path of parsing
+# gives mail-parser's full parse on every message.
 # Usage: scripts/check-corpus.sh        (MAILTRIAGE_BIN to use a built binary)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,3 +34,6 @@ parse jsonl   --input "$D/train.jsonl" --input "$D/test.jsonl"
 parse eml     --input "eml:$D/eml"
 python3 scripts/corpus/compare_forms.py \
   "eml=$OUT/eml.jsonl" "mbox=$OUT/mbox.jsonl" "maildir=$OUT/maildir.jsonl" "jsonl=$OUT/jsonl.jsonl"
+# The single-part fast path of `parse` (crates/core/src/parse/single.rs) must give the same
+# message as mail-parser's full parse on every message of the corpus.
+MAILTRIAGE_CORPUS="$PWD/$D" cargo test -q -p mailtriage-core --lib parse::single -- --ignored --nocapture

@@ -11,6 +11,7 @@ pub mod defects;
 mod headers;
 mod html;
 mod mime;
+mod single;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -170,7 +171,9 @@ fn parse_bytes(bytes: &[u8]) -> Result<Parsed, Refusal> {
             "no `Name: value` header line before the body".into(),
         ));
     }
-    let Some(message) = parser().parse(bytes) else {
+    // Most mail is one text part, which `single` reads without mail-parser's byte-at-a-time
+    // body decoding; the message is the same either way.
+    let Some(message) = single::parse(parser(), bytes).or_else(|| parser().parse(bytes)) else {
         return Err((
             QuarantineReason::NoHeaders,
             "mail-parser found no header".into(),
