@@ -112,6 +112,9 @@ pub(super) fn push(defects: &mut Vec<Defect>, kind: DefectKind, detail: Option<S
 pub(super) struct HeaderScan {
     pub valid_lines: usize,
     pub defects: Vec<Defect>,
+    /// A Content-Type line's value starts with `multipart` (a hint only: the full parse,
+    /// not the single-part path, will read the message).
+    pub multipart: bool,
 }
 
 /// Reads the header block (up to the first empty line) once.
@@ -119,6 +122,7 @@ pub(super) fn scan_header_block(bytes: &[u8]) -> HeaderScan {
     let mut scan = HeaderScan {
         valid_lines: 0,
         defects: Vec::new(),
+        multipart: false,
     };
     let mut longest = 0;
     let mut at = 0;
@@ -144,6 +148,16 @@ pub(super) fn scan_header_block(bytes: &[u8]) -> HeaderScan {
         }
         if let Some(name) = header_name(line) {
             scan.valid_lines += 1;
+            if name.eq_ignore_ascii_case(b"content-type") {
+                let value = line[name.len()..]
+                    .trim_ascii_start()
+                    .strip_prefix(b":")
+                    .unwrap_or_default()
+                    .trim_ascii_start();
+                scan.multipart |= value
+                    .get(..9)
+                    .is_some_and(|v| v.eq_ignore_ascii_case(b"multipart"));
+            }
             if let Some(i) = SINGLE_HEADERS
                 .iter()
                 .position(|h| name.eq_ignore_ascii_case(h.as_bytes()))

@@ -172,8 +172,12 @@ fn parse_bytes(bytes: &[u8]) -> Result<Parsed, Refusal> {
         ));
     }
     // Most mail is one text part, which `single` reads without mail-parser's byte-at-a-time
-    // body decoding; the message is the same either way.
-    let Some(message) = single::parse(parser(), bytes).or_else(|| parser().parse(bytes)) else {
+    // body decoding; the message is the same either way. A multipart message goes straight
+    // to the full parse, rather than having its headers parsed twice.
+    let single = (!scan.multipart)
+        .then(|| single::parse(parser(), bytes))
+        .flatten();
+    let Some(message) = single.or_else(|| parser().parse(bytes)) else {
         return Err((
             QuarantineReason::NoHeaders,
             "mail-parser found no header".into(),
