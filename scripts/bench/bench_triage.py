@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Driver of scripts/bench-triage.sh: mailtriage against scikit-learn and fastText on the
-SpamAssassin temporal split (train on `train`, measure on `test`), in one run.
+SpamAssassin temporal split (train on `train`, measure on `test`), in one run, the peers'
+rounds between mailtriage's.
 
 mailtriage is timed as whole processes (`train`, then `classify` from raw JSONL to decisions
 written), on all cores; the peers (scripts/bench/triage_peers.py) parse raw messages with
@@ -58,6 +59,19 @@ def scores(test_path, decisions_path):
                 spam_precision=sp, spam_recall=sr)
 
 
+def median_peer(runs):
+    """One peer's rounds as one row: the median of each throughput (accuracy is the same in
+    every round: the peers are seeded and single-threaded), with the rounds kept."""
+    if any("error" in r for r in runs):
+        return next(r for r in runs if "error" in r)
+    row = dict(runs[0])
+    for key in ("train_per_s", "predict_per_s"):
+        row[key] = statistics.median(r[key] for r in runs)
+        row[key + "_rounds"] = [r[key] for r in runs]
+    row["peak_rss_bytes"] = max(r["peak_rss_bytes"] for r in runs)
+    return row
+
+
 def count(path):
     with open(path, "rb") as f:
         return sum(1 for _ in f)
@@ -86,12 +100,19 @@ def main():
             dst.write(data)
     n_stream = n_test * STREAM_REPEAT
 
-    train_runs, classify_runs, stream_runs, parse_runs = [], [], [], []
+    # The peers run between mailtriage's rounds, one round each, so that both sides see the
+    # machine in the same state (its speed drifts by half over hours on a shared host): the
+    # ratios compare medians taken over the same stretch of time.
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    train_runs, classify_runs, stream_runs, parse_runs, peer_runs = [], [], [], [], []
     for _ in range(args.runs):
         train_runs.append(timed([args.bin, "train", "-i", train, "--label-field", "label", "--out", model, "-q"]))
         classify_runs.append(timed([args.bin, "classify", "--model", model, "-i", test, "-o", decisions, "-q"]))
         stream_runs.append(timed([args.bin, "classify", "--model", model, "-i", stream, "-o", "/dev/null", "-q"]))
         parse_runs.append(timed([args.bin, "parse", "-i", stream, "-o", "/dev/null", "-q"]))
+        out = subprocess.run([args.python, "scripts/bench/triage_peers.py", train, test],
+                             check=True, capture_output=True, text=True, env=env)
+        peer_runs.append([json.loads(line) for line in out.stdout.splitlines() if line.strip()])
     median = lambda runs: statistics.median(s for s, _ in runs)
     ours = dict(
         name="mailtriage (all cores)",
@@ -103,10 +124,7 @@ def main():
         **scores(test, decisions),
     )
 
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    out = subprocess.run([args.python, "scripts/bench/triage_peers.py", train, test],
-                         check=True, capture_output=True, text=True, env=env)
-    peers = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+    peers = [median_peer([run[i] for run in peer_runs]) for i in range(len(peer_runs[0]))]
 
     print(f"machine: {os.cpu_count()} cores; train {n_train} messages (train split), measure {n_test} (test split, newer mail)")
     print(f"{'contender':<55}{'acc':>7}{'macroF1':>9}{'spamP':>8}{'spamR':>8}{'train/s':>10}{'classify/s':>12}{'peak MiB':>10}")
@@ -130,9 +148,16 @@ def main():
               f"(one pass {ours['predict_single_pass_per_s'] / p['predict_per_s']:.1f}x), "
               f"train {ours['train_per_s'] / p['train_per_s']:.1f}x, "
               f"accuracy {ours['accuracy'] - p['accuracy']:+.4f}, macro-F1 {ours['macro_f1'] - p['macro_f1']:+.4f}")
+        # Round by round (each of ours against the peer run just after it): the spread says
+        # how far the medians' ratio can be trusted.
+        rounds = lambda ours_runs, n, key: " ".join(
+            f"{n / s / peer:.1f}x" for (s, _), peer in zip(ours_runs, p[key + "_rounds"]))
+        print(f"      rounds: classify {rounds(stream_runs, n_stream, 'predict_per_s')}; "
+              f"train {rounds(train_runs, n_train, 'train_per_s')}")
     print("\nmailtriage: whole processes (raw JSONL in, model or decisions written), median of "
-          f"{args.runs}; peers: Python email parsing + vectorising + model, one core, one run, "
-          "timed inside the process (no start-up, no model load).")
+          f"{args.runs}; peers: Python email parsing + vectorising + model, one core, median of "
+          f"{args.runs} rounds run between mailtriage's, timed inside the process (no start-up, "
+          "no model load).")
     with open("target/bench-triage.json", "w") as f:
         json.dump({"mailtriage": ours, "peers": peers, "train": n_train, "test": n_test}, f, indent=2)
     print("wrote target/bench-triage.json")
