@@ -1,7 +1,8 @@
 //! Parsing: [`RawMail`] becomes an [`Email`], or a [`Quarantine`] record.
 //!
 //! MIME is mail-parser's work (multipart, nested `message/rfc822`, base64, quoted-printable,
-//! RFC 2047 words, 41 charsets, HTML-only bodies turned into text); this module picks what
+//! RFC 2047 words, 41 charsets, HTML-only bodies turned into text); for a message of one text
+//! part, `single` decodes the body itself into the same result, faster. This module picks what
 //! triage needs out of its result into owned, plain types, and records the defects it meets
 //! on the way ([`defects`]). Parsing is lenient but never silent, and it never panics: the
 //! call is guarded with `catch_unwind` as a last line, and a panic becomes a quarantine record.

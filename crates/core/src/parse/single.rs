@@ -279,7 +279,7 @@ fn quoted_printable(body: &[u8]) -> Option<Vec<u8>> {
                 if state == Qp::Equals {
                     state = Qp::Plain;
                 } else {
-                    out.truncate(out.len() - trailing);
+                    out.truncate(out.len().saturating_sub(trailing));
                     out.extend_from_slice(crlf);
                 }
                 trailing = 0;
