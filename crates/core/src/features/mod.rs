@@ -496,24 +496,25 @@ impl<'t> Builder<'t> {
         });
     }
 
-    /// A fact written with `format_args!`, without allocating for it.
-    /// A fact made of `parts` joined (`field:` and `subject`): put together without the
+    /// A fact made of `parts` joined (`field:` and a name): put together without the
     /// formatting machinery, which cost more than the rest of a fact.
     fn fact_parts(&mut self, parts: &[&str]) {
-        let mut text = std::mem::take(&mut self.scratch);
-        text.clear();
-        for part in parts {
-            text.push_str(part);
-        }
-        self.fact(&text);
-        self.scratch = text;
+        self.fact_in_scratch(|text| parts.iter().for_each(|part| text.push_str(part)));
     }
 
+    /// A fact written with `format_args!`, without allocating for it.
     fn fact_fmt(&mut self, args: std::fmt::Arguments<'_>) {
+        // Writing into a String cannot fail.
+        self.fact_in_scratch(|text| {
+            let _ = text.write_fmt(args);
+        });
+    }
+
+    /// A fact written by `write` into the reused scratch string.
+    fn fact_in_scratch(&mut self, write: impl FnOnce(&mut String)) {
         let mut text = std::mem::take(&mut self.scratch);
         text.clear();
-        // Writing into a String cannot fail.
-        let _ = text.write_fmt(args);
+        write(&mut text);
         self.fact(&text);
         self.scratch = text;
     }

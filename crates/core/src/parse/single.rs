@@ -214,8 +214,8 @@ enum Qp {
     Plain,
     /// After `=`.
     Equals,
-    /// After `=` and one hex digit.
-    Hex,
+    /// After `=` and one hex digit, of this value.
+    Hex(u8),
 }
 
 /// mail-parser's quoted-printable decoding of a whole part (no boundary after it), a run
@@ -227,7 +227,6 @@ enum Qp {
 fn quoted_printable(body: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(body.len());
     let mut state = Qp::Plain;
-    let mut hex1 = 0u8;
     // White space at the end of `out`, pushed as plain text since the last other byte.
     let mut trailing = 0usize;
     let mut crlf: &[u8] = b"\n";
@@ -286,22 +285,18 @@ fn quoted_printable(body: &[u8]) -> Option<Vec<u8>> {
             }
             b'\r' => crlf = b"\r\n",
             _ => match state {
-                // Runs of plain bytes are taken above.
-                Qp::Plain => {
-                    out.push(ch);
-                    trailing = usize::from(ch.is_ascii_whitespace());
-                }
+                // Not reached: plain bytes are taken as runs above.
+                Qp::Plain => {}
                 Qp::Equals => {
                     if let Some(h) = hex(ch) {
-                        hex1 = h;
-                        state = Qp::Hex;
+                        state = Qp::Hex(h);
                     } else if !ch.is_ascii_whitespace() {
                         state = Qp::Plain;
                         out.extend_from_slice(&[b'=', ch]);
                         trailing = 0;
                     }
                 }
-                Qp::Hex => {
+                Qp::Hex(hex1) => {
                     state = Qp::Plain;
                     if let Some(h2) = hex(ch) {
                         out.push((hex1 << 4) | h2);
