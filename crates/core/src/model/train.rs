@@ -146,34 +146,31 @@ pub fn fit_on(
     } else {
         // Shuffles are independent until they are averaged: spread over the threads, and
         // averaged in the order of their seeds, so that the number of threads changes
-        // nothing. Progress is told when every shuffle has done its epochs.
+        // nothing. Progress is told when every shuffle has done its epochs. A thread takes
+        // the next shuffle when it is done with one, rather than a fixed share: on a shared
+        // machine one core may run slower, and a fixed share left the other idle for the
+        // last shuffle.
         let workers = threads.min(shuffles as usize);
         let seeds: Vec<u64> = (0..u64::from(shuffles))
             .map(|k| shuffle_seed(model.training.seed, k))
             .collect();
+        let next = std::sync::atomic::AtomicUsize::new(0);
         let model_ref: &Model = model;
         let mut done: Vec<(usize, Vec<LinearHead>)> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..workers)
-                .map(|w| {
-                    let (seeds, start, weights) = (&seeds, &start, &weights);
+                .map(|_| {
+                    let (seeds, start, weights, next) = (&seeds, &start, &weights, &next);
                     scope.spawn(move || {
-                        seeds
-                            .iter()
-                            .enumerate()
-                            .skip(w)
-                            .step_by(workers)
-                            .map(|(k, &seed)| {
-                                let heads = run_epochs(
-                                    start.clone(),
-                                    train,
-                                    weights,
-                                    model_ref,
-                                    seed,
-                                    |_| {},
-                                );
-                                (k, heads)
-                            })
-                            .collect::<Vec<_>>()
+                        let mut runs = Vec::new();
+                        loop {
+                            let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(&seed) = seeds.get(k) else {
+                                break runs;
+                            };
+                            let heads =
+                                run_epochs(start.clone(), train, weights, model_ref, seed, |_| {});
+                            runs.push((k, heads));
+                        }
                     })
                 })
                 .collect();
