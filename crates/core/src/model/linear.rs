@@ -148,14 +148,49 @@ impl LinearHead {
             *w -= rate.learning_rate * g / (g2.sqrt() + EPSILON);
         };
         if let [grad0, grad1] = gradient[..] {
-            // Two classes: the row is `[w0, w1, g2_0, g2_1]`, updated without a loop over
-            // classes (the same arithmetic, in the same order).
-            for &(slot, value) in x {
-                let at = slot as usize * 4;
-                if let Some([w0, w1, s0, s1]) = self.params.get_mut(at..at + 4) {
-                    step(w0, s0, grad0, value);
-                    step(w1, s1, grad1, value);
+            // Two classes: the row is `[w0, w1, g2_0, g2_1]`. Two entries' rows are
+            // stepped at once, four lanes wide: the square root and the division, most of
+            // an update's time, then cost one instruction for four weights instead of
+            // two. Each lane does the arithmetic of `step`, in its order, and a row's
+            // updates stay in entry order, so the weights are the same to the bit. Two
+            // entries of one slot (hashing can put two features there) go one at a time.
+            let mut pairs = x.chunks_exact(2);
+            for pair in &mut pairs {
+                let [(slot_a, value_a), (slot_b, value_b)] = [pair[0], pair[1]];
+                let (at_a, at_b) = (slot_a as usize * 4, slot_b as usize * 4);
+                match self
+                    .params
+                    .get_disjoint_mut([at_a..at_a + 4, at_b..at_b + 4])
+                {
+                    Ok([row_a, row_b]) => {
+                        let grad = [grad0, grad1, grad0, grad1];
+                        let value = [value_a, value_a, value_b, value_b];
+                        let mut weights = [row_a[0], row_a[1], row_b[0], row_b[1]];
+                        let mut sums = [row_a[2], row_a[3], row_b[2], row_b[3]];
+                        let mut steps = [0.0f32; 4];
+                        for i in 0..4 {
+                            steps[i] = grad[i] * value[i] + rate.l2 * weights[i];
+                        }
+                        for (sum, g) in sums.iter_mut().zip(steps) {
+                            *sum += g * g;
+                        }
+                        for i in 0..4 {
+                            weights[i] -=
+                                rate.learning_rate * steps[i] / (sums[i].sqrt() + EPSILON);
+                        }
+                        row_a.copy_from_slice(&[weights[0], weights[1], sums[0], sums[1]]);
+                        row_b.copy_from_slice(&[weights[2], weights[3], sums[2], sums[3]]);
+                    }
+                    // The same slot twice, or one outside the table.
+                    Err(_) => {
+                        for &(slot, value) in pair {
+                            self.step_two(slot, value, grad0, grad1, &step);
+                        }
+                    }
                 }
+            }
+            for &(slot, value) in pairs.remainder() {
+                self.step_two(slot, value, grad0, grad1, &step);
             }
         } else {
             for &(slot, value) in x {
@@ -172,6 +207,22 @@ impl LinearHead {
             *b -= rate.learning_rate * g / (g2.sqrt() + EPSILON);
         }
         loss
+    }
+
+    /// One entry's AdaGrad step on a two-class row (`step` is the update of one weight).
+    fn step_two(
+        &mut self,
+        slot: u32,
+        value: f32,
+        grad0: f32,
+        grad1: f32,
+        step: &impl Fn(&mut f32, &mut f32, f32, f32),
+    ) {
+        let at = slot as usize * 4;
+        if let Some([w0, w1, s0, s1]) = self.params.get_mut(at..at + 4) {
+            step(w0, s0, grad0, value);
+            step(w1, s1, grad1, value);
+        }
     }
 
     /// A head over only `slots` (row `i` of the result is row `slots[i]` of this one), with
@@ -356,6 +407,67 @@ mod tests {
         let mean = LinearHead::average(&[&head, &zero]).unwrap();
         assert!((mean.params[2] - head.params[2] / 2.0).abs() < 1e-6);
         assert!(LinearHead::average(&[&head, &LinearHead::new(8, 2)]).is_none());
+    }
+
+    /// The two-class update one entry at a time, as `step` has it: what the paired update
+    /// must match bit for bit.
+    fn update_one_at_a_time(
+        head: &mut LinearHead,
+        x: &Sparse,
+        label: usize,
+        rate: &LearnRate,
+        weight: f32,
+    ) {
+        let p = softmax(&head.logits(x), 1.0);
+        let grad: Vec<f32> = p
+            .iter()
+            .enumerate()
+            .map(|(c, p)| weight * (p - f32::from(u8::from(c == label))))
+            .collect();
+        for &(slot, value) in x {
+            let at = slot as usize * 4;
+            let Some(row) = head.params.get_mut(at..at + 4) else {
+                continue;
+            };
+            let (weights, sums) = row.split_at_mut(2);
+            for ((w, sum), g) in weights.iter_mut().zip(sums).zip(&grad) {
+                let step = g * value + rate.l2 * *w;
+                *sum += step * step;
+                *w -= rate.learning_rate * step / (sum.sqrt() + EPSILON);
+            }
+        }
+        let bias = head.bias.iter_mut().zip(&mut head.bias_g2).zip(&grad);
+        for ((b, sum), g) in bias {
+            *sum += g * g;
+            *b -= rate.learning_rate * g / (sum.sqrt() + EPSILON);
+        }
+    }
+
+    proptest::proptest! {
+        /// Entries are stepped two at a time; the weights are those of one at a time, also
+        /// when an example has a slot twice (in a pair or not) or one outside the table.
+        #[test]
+        fn paired_two_class_updates_are_one_at_a_time_bit_for_bit(
+            examples in proptest::collection::vec(
+                (
+                    proptest::collection::vec((0u32..10, -2.0f32..2.0), 0..24),
+                    0usize..2,
+                    0.1f32..3.0,
+                ),
+                1..12,
+            ),
+        ) {
+            let rate = LearnRate { learning_rate: 0.5, l2: 1e-3 };
+            let (mut paired, mut single) = (LinearHead::new(8, 2), LinearHead::new(8, 2));
+            for (x, label, weight) in &examples {
+                paired.update_weighted(x, *label, &rate, *weight);
+                update_one_at_a_time(&mut single, x, *label, &rate, *weight);
+            }
+            let bits = |h: &LinearHead| -> Vec<u32> {
+                h.params.iter().chain(&h.bias).chain(&h.bias_g2).map(|v| v.to_bits()).collect()
+            };
+            proptest::prop_assert_eq!(bits(&paired), bits(&single));
+        }
     }
 
     #[test]
