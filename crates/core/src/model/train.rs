@@ -269,7 +269,7 @@ fn renumber(train: &mut [Example], slots: usize, threads: usize) -> Vec<u32> {
 
 /// How many of `examples` have each slot.
 fn slot_counts(examples: &[Example], slots: usize) -> Vec<u32> {
-    let mut counts = vec![0u32; slots];
+    let mut counts = linear::written_zeros::<u32>(slots);
     for example in examples {
         for &(slot, _) in &example.x {
             if let Some(c) = counts.get_mut(slot as usize) {
