@@ -162,9 +162,9 @@ impl LinearHead {
         };
         if let [grad0, grad1] = gradient[..] {
             // Two classes: the row is `[w0, w1, g2_0, g2_1]`. Two entries' rows are
-            // stepped at once, four lanes wide: the square root and the division, most of
-            // an update's time, then cost one instruction for four weights instead of
-            // two. Each lane does the arithmetic of `step`, in its order, and a row's
+            // stepped at once, four lanes wide (the compiler packs the four `step`s): the
+            // square root and the division, most of an update's time, then cost one
+            // instruction for four weights instead of two. Each lane is `step`, and a row's
             // updates stay in entry order, so the weights are the same to the bit. Two
             // entries of one slot (hashing can put two features there) go one at a time.
             let mut pairs = x.chunks_exact(2);
@@ -180,16 +180,8 @@ impl LinearHead {
                         let value = [value_a, value_a, value_b, value_b];
                         let mut weights = [row_a[0], row_a[1], row_b[0], row_b[1]];
                         let mut sums = [row_a[2], row_a[3], row_b[2], row_b[3]];
-                        let mut steps = [0.0f32; 4];
                         for i in 0..4 {
-                            steps[i] = grad[i] * value[i] + rate.l2 * weights[i];
-                        }
-                        for (sum, g) in sums.iter_mut().zip(steps) {
-                            *sum += g * g;
-                        }
-                        for i in 0..4 {
-                            weights[i] -=
-                                rate.learning_rate * steps[i] / (sums[i].sqrt() + EPSILON);
+                            step(&mut weights[i], &mut sums[i], grad[i], value[i]);
                         }
                         row_a.copy_from_slice(&[weights[0], weights[1], sums[0], sums[1]]);
                         row_b.copy_from_slice(&[weights[2], weights[3], sums[2], sums[3]]);
