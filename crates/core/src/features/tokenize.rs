@@ -208,7 +208,7 @@ fn ascii_words(
 }
 
 /// Hands on the token `start..end`: a number's shape, or a word lower-cased (`upper`: it may
-/// hold a capital; a word without one is copied as it is).
+/// hold a capital; a word without one is handed on as it is).
 fn emit(
     text: &str,
     start: usize,
@@ -233,9 +233,13 @@ fn emit(
         push_lower(buf, token);
         f(TokenKind::Word, buf, start..end);
     } else {
-        // ASCII letters and digits only: any cut is on a character boundary.
-        buf.push_str(&token[..token.len().min(MAX_TOKEN)]);
-        f(TokenKind::Word, buf, start..end);
+        // Already as it is normalised (most words of mail): handed on from the text, not
+        // copied. ASCII letters and digits only, so any cut is on a character boundary.
+        f(
+            TokenKind::Word,
+            &token[..token.len().min(MAX_TOKEN)],
+            start..end,
+        );
     }
 }
 
