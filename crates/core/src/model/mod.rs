@@ -273,20 +273,26 @@ impl Model {
         // most entries fall below the k-th and cost one comparison. Among equal ones the
         // earlier entry comes first.
         let mut top: Vec<(f32, usize)> = Vec::with_capacity(k + 1);
+        // What an entry must push above to be kept: zero until there are k, then the k-th
+        // (which is above zero). One comparison, false for most entries and for a NaN, where
+        // a test of the sign and then of the k-th was a branch on the sign that the
+        // processor could not predict.
+        let mut bar = 0.0f32;
         for (entry, feature) in features.entries.iter().enumerate() {
             let Some(weights) = h.linear.weights(feature.index as usize) else {
                 continue;
             };
             let against = s.runner_up.map_or(0.0, |r| weights[r]);
             let push = feature.value * (weights[s.top] - against);
-            // Not above zero (or not a number): no reason.
-            let positive = push > 0.0;
-            if !positive || (top.len() == k && push <= top[k - 1].0) {
+            if push.partial_cmp(&bar) != Some(std::cmp::Ordering::Greater) {
                 continue;
             }
             let at = top.partition_point(|&(kept, _)| kept >= push);
             top.insert(at, (push, entry));
             top.truncate(k);
+            if top.len() == k {
+                bar = top[k - 1].0;
+            }
         }
         top.into_iter()
             .map(|(weight, i)| Reason {
