@@ -82,21 +82,58 @@ pub fn to_bytes(model: &Model) -> (Vec<u8>, String) {
         for v in lin.bias.iter().chain(&lin.bias_g2) {
             out.extend_from_slice(&v.to_le_bytes());
         }
-        // Found first, so that they go into room made once rather than into a buffer
-        // copied each time it doubles.
-        let rows: Vec<(u32, &[f32])> = lin.nonzero_rows().collect();
-        out.reserve(4 + rows.len() * 4 * (1 + 2 * lin.classes) + 8);
-        out.extend_from_slice(&(rows.len() as u32).to_le_bytes());
-        for (slot, row) in rows {
-            out.extend_from_slice(&slot.to_le_bytes());
-            for v in row {
-                out.extend_from_slice(&v.to_le_bytes());
-            }
+        // The table is scanned and its rows encoded in parts, one per core, then the parts
+        // are joined in order: one thread took a fifth of a 3,000-message `train` here,
+        // while the other cores waited for the process to end.
+        let (count, parts) = encoded_rows(lin);
+        out.reserve(4 + parts.iter().map(Vec::len).sum::<usize>() + 8);
+        out.extend_from_slice(&count.to_le_bytes());
+        for part in parts {
+            out.extend_from_slice(&part);
         }
     }
     let sum = xxh3_64(&out);
     out.extend_from_slice(&sum.to_le_bytes());
     (out, format!("{sum:016x}"))
+}
+
+/// The nonzero rows of `lin` as the file has them (each its slot, then its values), in
+/// slot order, encoded in parts on up to one thread per core, with their number.
+fn encoded_rows(lin: &LinearHead) -> (u32, Vec<Vec<u8>>) {
+    let slots = lin.slots();
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    // A part per core, but none under 64 Ki slots: a small table is not worth a thread.
+    let per_part = slots.div_ceil(cores).max(1 << 16);
+    let encode = |from: usize| {
+        let mut bytes = Vec::new();
+        let mut count = 0u32;
+        for (slot, row) in lin.nonzero_rows_in(from..from + per_part) {
+            bytes.extend_from_slice(&slot.to_le_bytes());
+            for v in row {
+                bytes.extend_from_slice(&v.to_le_bytes());
+            }
+            count += 1;
+        }
+        (count, bytes)
+    };
+    let starts: Vec<usize> = (0..slots).step_by(per_part).collect();
+    let parts: Vec<(u32, Vec<u8>)> = if starts.len() <= 1 {
+        starts.into_iter().map(encode).collect()
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = starts
+                .into_iter()
+                .map(|from| scope.spawn(move || encode(from)))
+                .collect();
+            handles
+                .into_iter()
+                // A part only panics on a bug: its panic goes on here.
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        })
+    };
+    let count = parts.iter().map(|(n, _)| n).sum();
+    (count, parts.into_iter().map(|(_, bytes)| bytes).collect())
 }
 
 /// Writes the model atomically (a temporary file in the same folder, then a rename), so a
@@ -276,6 +313,34 @@ impl<'a> Reader<'a> {
 mod tests {
     use super::*;
     use crate::model::LearnRate;
+
+    /// The rows encoded in parts are the rows encoded one after the other, in slot order,
+    /// wherever the parts are cut (rows at both ends of the table and around 64 Ki slots).
+    #[test]
+    fn rows_encoded_in_parts_are_the_rows_in_order() {
+        let slots = 1 << 19;
+        let mut head = LinearHead::new(slots, 2);
+        for (i, slot) in [0, 1, 65_535, 65_536, 65_537, 131_071, 300_000, slots - 1]
+            .into_iter()
+            .enumerate()
+        {
+            let (w, g) = head.row_mut(slot).unwrap();
+            w[i % 2] = i as f32 + 0.5;
+            g[0] = 2.0;
+        }
+        let mut expected = Vec::new();
+        let mut n = 0u32;
+        for (slot, row) in head.nonzero_rows() {
+            expected.extend_from_slice(&slot.to_le_bytes());
+            for v in row {
+                expected.extend_from_slice(&v.to_le_bytes());
+            }
+            n += 1;
+        }
+        let (count, parts) = encoded_rows(&head);
+        assert_eq!((count, n), (8, 8));
+        assert_eq!(parts.concat(), expected);
+    }
 
     fn small_model() -> Model {
         let training = Training {

@@ -82,10 +82,22 @@ impl LinearHead {
     /// The slots with a weight that is not zero, each with its row: the weights, then
     /// their sums of squared gradients.
     pub fn nonzero_rows(&self) -> impl Iterator<Item = (u32, &[f32])> {
+        self.nonzero_rows_in(0..self.slots())
+    }
+
+    /// [`LinearHead::nonzero_rows`] among the slots `slots` (cut to the table).
+    pub fn nonzero_rows_in(
+        &self,
+        slots: std::ops::Range<usize>,
+    ) -> impl Iterator<Item = (u32, &[f32])> {
         let k = self.classes;
-        self.params
-            .chunks_exact((2 * k).max(1))
+        let width = (2 * k).max(1);
+        let end = slots.end.min(self.slots());
+        let start = slots.start.min(end);
+        self.params[start * width..end * width]
+            .chunks_exact(width)
             .enumerate()
+            .map(move |(i, row)| (start + i, row))
             // `w != 0.0` as bits (sign bit aside): a float compare per weight was most of
             // the scan of a table of 2^20 rows and more.
             .filter(move |(_, row)| row[..k].iter().fold(0, |any, w| any | w.to_bits()) << 1 != 0)
