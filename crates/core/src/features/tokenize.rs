@@ -219,8 +219,8 @@ fn emit(
     f: &mut impl FnMut(TokenKind, &str, Range<usize>),
 ) {
     let token = &text[start..end];
-    buf.clear();
     if digits {
+        buf.clear();
         buf.extend(token.bytes().take(MAX_TOKEN).map(|b| {
             if b.is_ascii_digit() {
                 '0'
@@ -230,6 +230,7 @@ fn emit(
         }));
         f(TokenKind::Number, buf, start..end);
     } else if upper {
+        buf.clear();
         push_lower(buf, token);
         f(TokenKind::Word, buf, start..end);
     } else {

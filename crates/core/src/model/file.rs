@@ -324,7 +324,9 @@ mod tests {
             .into_iter()
             .enumerate()
         {
-            let (w, g) = head.row_mut(slot).unwrap();
+            let Some((w, g)) = head.row_mut(slot) else {
+                panic!("slot {slot} is outside the table");
+            };
             w[i % 2] = i as f32 + 0.5;
             g[0] = 2.0;
         }
