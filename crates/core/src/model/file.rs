@@ -83,8 +83,8 @@ pub fn to_bytes(model: &Model) -> (Vec<u8>, String) {
             out.extend_from_slice(&v.to_le_bytes());
         }
         // The table is scanned and its rows encoded in parts, one per core, then the parts
-        // are joined in order: one thread took a fifth of a 3,000-message `train` here,
-        // while the other cores waited for the process to end.
+        // are joined in order: on one thread this took some 20 ms at the end of a
+        // 3,000-message `train` while the other cores waited (12 ms on two).
         let (count, parts) = encoded_rows(lin);
         out.reserve(4 + parts.iter().map(Vec::len).sum::<usize>() + 8);
         out.extend_from_slice(&count.to_le_bytes());
