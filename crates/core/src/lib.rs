@@ -13,6 +13,7 @@
 //! [`report`] (the corpus profile behind `mailtriage stats`).
 #![warn(missing_docs)]
 
+mod blocks;
 pub mod error;
 pub mod eval;
 pub mod features;

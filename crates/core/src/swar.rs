@@ -1,5 +1,6 @@
-//! Tests on eight bytes at once, for the loops that look at every byte (the detector's word
-//! pass and its scan's starts and runs, the tokenizer's chunks and words). Each test answers with the high bit of every
+//! Tests on eight bytes at once, for the loops that look at every byte (the detector's scan's
+//! runs, the tokenizer's chunks and words); `blocks` tests 64 at once where a loop needs the
+//! classes of many bytes ahead. Each test answers with the high bit of every
 //! byte that passes; none of its sums can carry from one byte into the next.
 
 pub(crate) const ONES: u64 = 0x0101_0101_0101_0101;

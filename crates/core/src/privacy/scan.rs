@@ -6,7 +6,7 @@
 //! builds them anew (a sixth of `train`'s time went there), and each match found that way
 //! takes a reverse search for its start. Here a match is looked for only where one may
 //! start, by an anchored DFA whose states follow one start: few states, and the start is
-//! known. Where one may start is told eight bytes at a time:
+//! known. Where one may start is told 64 bytes at a time (`blocks::Starts`):
 //! - at a word start (after a byte that is not a letter, digit or `_`, as `\b` has it) or at
 //!   one of the few other bytes a pattern can begin with (`SPECIAL`: `+`, `(`, `:`, `-`),
 //!   if its first three bytes pass the start filter that `build.rs` derives from the
@@ -31,6 +31,7 @@ use regex_automata::util::{start, syntax};
 use regex_automata::{Anchored, Input, PatternID};
 
 use super::patterns::{is_word, PATTERNS};
+use crate::blocks::Starts;
 use crate::swar::{alphanumerics, ascii_letters, chunk, equal_bytes, low_in_range, HIGH};
 
 include!(concat!(env!("OUT_DIR"), "/start-masks.rs"));
@@ -102,13 +103,13 @@ impl Scanner {
         let mut resume = 0;
         let mut i = 0;
         while i < text.len() {
-            let bytes = chunk(text, i);
-            let word = word_bytes(bytes);
-            let after_word = (word << 8) | (u64::from(i > 0 && is_word(text[i - 1])) << 7);
-            let mut candidates = (word & !after_word) | special_bytes(bytes);
-            candidates |= latin_leads(bytes) & after_word;
+            // The starts of 64 bytes at once; bit `k` is the byte at `i + k`.
+            let starts = Starts::at(text, i, &SPECIAL);
+            let after_word = (starts.word << 1) | u64::from(i > 0 && is_word(text[i - 1]));
+            let mut candidates = (starts.word & !after_word) | starts.special;
+            candidates |= starts.latin_leads & after_word;
             while candidates != 0 {
-                let at = i + (candidates.trailing_zeros() / 8) as usize;
+                let at = i + candidates.trailing_zeros() as usize;
                 candidates &= candidates - 1;
                 if at < resume || !runs.may_start(text, at) {
                     continue;
@@ -118,7 +119,7 @@ impl Scanner {
                     out.push(found);
                 }
             }
-            i = (i + 8).max(resume);
+            i = (i + 64).max(resume);
         }
     }
 
@@ -304,17 +305,6 @@ fn word_bytes(w: u64) -> u64 {
     alphanumerics(w) | equal_bytes(w, b'_')
 }
 
-/// The high bit of each byte of `w` in `SPECIAL`.
-fn special_bytes(w: u64) -> u64 {
-    SPECIAL.iter().fold(0, |acc, &c| acc | equal_bytes(w, c))
-}
-
-/// The high bit of each byte of `w` that is 0xC3, 0xC4 or 0xC5 (UTF-8 leads of Latin-1 and
-/// Latin Extended-A letters).
-fn latin_leads(w: u64) -> u64 {
-    low_in_range(w, 0x43, 0x45) & w
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -368,8 +358,10 @@ mod tests {
         for b in 0..=255u8 {
             let w = u64::from(b) << 24;
             assert_eq!(word_bytes(w) >> 31 == 1, is_word(b), "{b:#x}");
-            assert_eq!(latin_leads(w) >> 31 == 1, (0xC3..=0xC5).contains(&b));
-            assert_eq!(special_bytes(w) >> 31 == 1, SPECIAL.contains(&b));
+            let starts = Starts::at(&[b], 0, &SPECIAL);
+            assert_eq!(starts.word == 1, is_word(b), "{b:#x}");
+            assert_eq!(starts.latin_leads == 1, (0xC3..=0xC5).contains(&b));
+            assert_eq!(starts.special == 1, SPECIAL.contains(&b));
             let local = b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'%' | b'+' | b'-');
             assert_eq!(local_bytes(w) >> 31 == 1, local, "{b:#x}");
             let capital_run =

@@ -1,0 +1,156 @@
+//! Classes of 64 bytes at once, as bit masks (bit `k` for the byte at `base + k`), for the
+//! loops that look at every byte but act on few: the detector's word pass jumps from one
+//! letter to the next, and over each word, with a bit scan instead of a test per byte.
+//!
+//! Sixteen bytes are compared at once (`wide`: SSE2 on x86-64, NEON on aarch64, plain code
+//! elsewhere), and each comparison gives its sixteen bits with one instruction.
+
+use wide::u8x16;
+
+/// The classes of the 64 bytes from `base` (bytes past the end of the text are zeros: no
+/// letter, no line break, not blank).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Block {
+    pub(crate) base: usize,
+    /// ASCII letters.
+    pub(crate) letters: u64,
+    /// Bytes of non-ASCII characters (0x80 and above).
+    pub(crate) high: u64,
+    /// `\n`.
+    pub(crate) newline: u64,
+    /// Every byte but a space or a tab.
+    pub(crate) not_blank: u64,
+}
+
+impl Block {
+    /// The classes of `bytes[base..]`'s first 64 bytes; `base` is at most `bytes.len()`.
+    pub(crate) fn at(bytes: &[u8], base: usize) -> Block {
+        let mut padded = [0u8; 64];
+        let chunk = first_64(bytes, base, &mut padded);
+        let (a, z) = (u8x16::splat(b'a'), u8x16::splat(b'z'));
+        Block {
+            base,
+            letters: bits(chunk, |v| {
+                // With the lower-case bit set, an ASCII letter is one of a..=z.
+                let lower = v | u8x16::splat(0x20);
+                lower.max(a).min(z).cmp_eq(lower)
+            }),
+            high: bits(chunk, |v| v),
+            newline: bits(chunk, |v| v.cmp_eq(u8x16::splat(b'\n'))),
+            not_blank: bits(chunk, |v| {
+                !(v.cmp_eq(u8x16::splat(b' ')) | v.cmp_eq(u8x16::splat(b'\t')))
+            }),
+        }
+    }
+
+    /// Whether `at` lies past the block.
+    pub(crate) fn ends_before(&self, at: usize) -> bool {
+        at >= self.base + 64
+    }
+}
+
+/// The bytes of 64 from `base` where a pattern of the PII scan may start (bytes past the
+/// end of the text are zeros, in no class).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Starts {
+    /// Word bytes: ASCII letters and digits, and `_`.
+    pub(crate) word: u64,
+    /// Bytes of `specials` (the scan's few starts that are no word bytes).
+    pub(crate) special: u64,
+    /// 0xC3, 0xC4 and 0xC5: UTF-8 leads of Latin-1 and Latin Extended-A letters.
+    pub(crate) latin_leads: u64,
+}
+
+impl Starts {
+    /// The starts among `bytes[base..]`'s first 64 bytes; `base` is at most `bytes.len()`.
+    pub(crate) fn at(bytes: &[u8], base: usize, specials: &[u8]) -> Starts {
+        let mut padded = [0u8; 64];
+        let chunk = first_64(bytes, base, &mut padded);
+        let within =
+            |v: u8x16, lo: u8, hi: u8| v.max(u8x16::splat(lo)).min(u8x16::splat(hi)).cmp_eq(v);
+        Starts {
+            word: bits(chunk, |v| {
+                let lower = v | u8x16::splat(0x20);
+                within(lower, b'a', b'z') | within(v, b'0', b'9') | v.cmp_eq(u8x16::splat(b'_'))
+            }),
+            special: bits(chunk, |v| {
+                specials
+                    .iter()
+                    .fold(u8x16::splat(0), |acc, &c| acc | v.cmp_eq(u8x16::splat(c)))
+            }),
+            latin_leads: bits(chunk, |v| within(v, 0xC3, 0xC5)),
+        }
+    }
+}
+
+/// The 64 bytes from `base`, the text's own where it has them, else copied into `padded`
+/// after its end.
+fn first_64<'a>(bytes: &'a [u8], base: usize, padded: &'a mut [u8; 64]) -> &'a [u8; 64] {
+    if let Some(chunk) = bytes[base..].first_chunk::<64>() {
+        chunk
+    } else {
+        let rest = &bytes[base..];
+        padded[..rest.len()].copy_from_slice(rest);
+        padded
+    }
+}
+
+/// The mask of the bytes of `chunk` where `test` sets a byte's top bit (sixteen at a time).
+fn bits(chunk: &[u8; 64], test: impl Fn(u8x16) -> u8x16) -> u64 {
+    let mut mask = 0;
+    for (k, lane) in chunk.as_chunks::<16>().0.iter().enumerate() {
+        // The top bit of each byte: of a comparison, whether it held.
+        #[allow(clippy::cast_sign_loss)] // the sixteen bits of the mask
+        let lane_bits = test(u8x16::new(*lane)).move_mask() as u16;
+        mask |= u64::from(lane_bits) << (16 * k);
+    }
+    mask
+}
+
+/// The bits `from..from + len` (`from + len` at most 64).
+pub(crate) fn span(from: usize, len: usize) -> u64 {
+    let ones = if len >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << len) - 1
+    };
+    ones << from
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_class_is_the_plain_test_of_its_byte_at_every_place() {
+        let text: Vec<u8> = (0..=255u8).chain(0..=255u8).collect();
+        for base in [0, 1, 63, 200, 470, 511, 512] {
+            let block = Block::at(&text, base);
+            for k in 0..64 {
+                let b = text.get(base + k).copied().unwrap_or(0);
+                let bit = |m: u64| m >> k & 1 == 1;
+                assert_eq!(bit(block.letters), b.is_ascii_alphabetic(), "{b:#x}");
+                assert_eq!(bit(block.high), b >= 0x80, "{b:#x}");
+                assert_eq!(bit(block.newline), b == b'\n', "{b:#x}");
+                assert_eq!(bit(block.not_blank), b != b' ' && b != b'\t', "{b:#x}");
+                let starts = Starts::at(&text, base, b"+(");
+                let word = b.is_ascii_alphanumeric() || b == b'_';
+                assert_eq!(bit(starts.word), word, "{b:#x}");
+                assert_eq!(bit(starts.special), b == b'+' || b == b'(', "{b:#x}");
+                assert_eq!(
+                    bit(starts.latin_leads),
+                    (0xC3..=0xC5).contains(&b),
+                    "{b:#x}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn spans_are_the_bits_between() {
+        assert_eq!(span(0, 0), 0);
+        assert_eq!(span(3, 2), 0b11000);
+        assert_eq!(span(0, 64), u64::MAX);
+        assert_eq!(span(63, 1), 1 << 63);
+    }
+}
