@@ -694,6 +694,14 @@ pub fn extract<'a>(message: &'a Redacted, config: &FeatureConfig) -> Features<'a
             break;
         }
         let room = config.max_body_bytes - body.len();
+        if let Cow::Borrowed(first) = body {
+            // Sized once for what the forwarded texts add (up to the cap), not moved as
+            // each is appended.
+            let added: usize = email.forwarded.iter().map(|f| f.text.len() + 1).sum();
+            let mut owned = String::with_capacity(first.len() + added.min(room));
+            owned.push_str(first);
+            body = Cow::Owned(owned);
+        }
         let text = body.to_mut();
         text.push('\n');
         text.push_str(prefix(&forwarded.text, room.saturating_sub(1)));
@@ -708,7 +716,10 @@ pub fn extract<'a>(message: &'a Redacted, config: &FeatureConfig) -> Features<'a
             0
         };
         let expected = 128 + body.len() / 3 + chars;
-        let mut builder = Builder::new(config.bits, table, expected, 4 * chars);
+        // The header facts' texts (sender domain, mailer, content types...) take a few
+        // hundred bytes: room for them at once instead of growing from nothing (seven
+        // moves a message).
+        let mut builder = Builder::new(config.bits, table, expected, 512 + 4 * chars);
         fill(message, config, subject, sender_name, &body, &mut builder);
         (builder.entries, builder.facts)
     });

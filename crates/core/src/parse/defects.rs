@@ -213,11 +213,15 @@ fn header_name(line: &[u8]) -> Option<&[u8]> {
 
 /// `type/subtype` in lower case.
 pub(super) fn type_name(ct: &ContentType<'_>) -> String {
-    let mut name = ct.ctype().to_ascii_lowercase();
-    if let Some(sub) = ct.subtype() {
+    let sub = ct.subtype();
+    // Sized once for `type/subtype`, lower-cased in place.
+    let mut name = String::with_capacity(ct.ctype().len() + 1 + sub.map_or(0, str::len));
+    name.push_str(ct.ctype());
+    if let Some(sub) = sub {
         name.push('/');
-        name.push_str(&sub.to_ascii_lowercase());
+        name.push_str(sub);
     }
+    name.make_ascii_lowercase();
     name
 }
 

@@ -214,7 +214,10 @@ fn redecode_legacy(
 
 /// Message ids with the white space obsolete syntax allows around `@` and dots removed.
 fn compact_id(id: &str) -> String {
-    id.chars().filter(|c| !c.is_whitespace()).collect()
+    // Sized once: collecting a filter grows the string from nothing, a move per doubling.
+    let mut compact = String::with_capacity(id.len());
+    compact.extend(id.chars().filter(|c| !c.is_whitespace()));
+    compact
 }
 
 pub(super) fn mailbox(addr: &mail_parser::Addr<'_>) -> Mailbox {

@@ -389,7 +389,9 @@ impl Redactor {
 
     /// `text` with `findings` (sorted, not overlapping) replaced by their operators.
     pub fn apply(&self, text: &str, findings: &[Finding]) -> String {
-        let mut out = String::with_capacity(text.len());
+        // A mask or pseudonym can be longer than what it replaces (`<PERSON_1a2b3c>` for
+        // `Jo`): room for that, so that the text is not moved as it is written.
+        let mut out = String::with_capacity(text.len() + 24 * findings.len());
         let mut at = 0;
         for f in findings {
             if f.start < at || f.end > text.len() {
