@@ -419,7 +419,8 @@ impl<'t> Builder<'t> {
             hashes: Vec::with_capacity(expected),
             counts: Vec::with_capacity(expected),
             facts: String::with_capacity(fact_bytes),
-            scratch: String::new(),
+            // Room for a fact written in pieces (`field:` and a name), not grown per message.
+            scratch: String::with_capacity(64),
             table,
             namespace: Namespace::Subject,
             start: 0,

@@ -52,9 +52,12 @@ pub(super) fn body_text(message: &Message<'_>) -> String {
         let Some(part_text) = part_text(part) else {
             continue;
         };
-        if !text.is_empty() {
-            text.push_str("\n\n");
+        if text.is_empty() {
+            // The first text (most mail has one): taken as it is, not copied.
+            text = part_text;
+            continue;
         }
+        text.push_str("\n\n");
         text.push_str(&part_text);
     }
     if message.text_body.is_empty() {
