@@ -77,69 +77,19 @@ pub(super) fn words(text: &str) -> Vec<Word> {
         }
         let Some(&b) = bytes.get(i) else { break };
         if b.is_ascii() {
-            let start = i;
-            let (mut hyphen, mut apostrophe) = (false, false);
-            i += 1;
-            loop {
-                i = letters_end_in(bytes, i, &mut block);
-                let Some(&d) = bytes.get(i) else { break };
-                if matches!(d, b'\'' | b'-')
-                    && bytes.get(i + 1).is_some_and(u8::is_ascii_alphabetic)
-                {
-                    // An inner apostrophe or hyphen, and the letter after it.
-                    hyphen |= d == b'-';
-                    apostrophe |= d == b'\'';
-                    i += 2;
-                } else {
-                    if d >= 0x80 {
-                        // A non-ASCII letter inside the word (Müller): finish it decoded.
-                        let end = word_end(text, i, false);
-                        hyphen |= text[i..end].contains('-');
-                        apostrophe |= text[i..end].contains('\'');
-                        i = end;
-                    }
-                    break;
-                }
-            }
-            out.push(Word {
-                start,
-                end: i,
-                upper: b.is_ascii_uppercase(),
-                cjk: false,
-                line_start,
-                joined,
-                hyphen,
-                apostrophe,
-                kind: WordKind::default(),
+            let word = ascii_word(text, i, line_start, joined, |at| {
+                letters_end_in(bytes, at, &mut block)
             });
+            i = word.end;
+            out.push(word);
             line_start = false;
             joined = true;
             continue;
         }
-        let Some(c) = text[i..].chars().next() else {
+        let Some(next) = decoded(text, i, &mut out, &mut line_start, &mut joined) else {
             break;
         };
-        if c.is_alphabetic() {
-            let cjk = is_cjk(c);
-            let end = word_end(text, i + c.len_utf8(), cjk);
-            out.push(Word {
-                start: i,
-                end,
-                upper: c.is_uppercase(),
-                cjk,
-                line_start,
-                joined,
-                hyphen: !cjk && text[i..end].contains('-'),
-                apostrophe: !cjk && text[i..end].contains('\''),
-                kind: WordKind::default(),
-            });
-            line_start = false;
-            joined = true;
-            i = end;
-        } else {
-            joined = false;
-            i += c.len_utf8();
-        }
+        i = next;
     }
     out
 }
@@ -160,6 +110,81 @@ fn letters_end_in(bytes: &[u8], mut i: usize, block: &mut Block) -> usize {
         i = block.base + 64;
     }
     bytes.len()
+}
+
+/// Reads the non-ASCII character at `i`: a letter starts a word, pushed onto `out` with the
+/// pass's flags, and anything else breaks the join. Returns where the pass goes on.
+fn decoded(
+    text: &str,
+    i: usize,
+    out: &mut Vec<Word>,
+    line_start: &mut bool,
+    joined: &mut bool,
+) -> Option<usize> {
+    let c = text[i..].chars().next()?;
+    if !c.is_alphabetic() {
+        *joined = false;
+        return Some(i + c.len_utf8());
+    }
+    let cjk = is_cjk(c);
+    let end = word_end(text, i + c.len_utf8(), cjk);
+    out.push(Word {
+        start: i,
+        end,
+        upper: c.is_uppercase(),
+        cjk,
+        line_start: *line_start,
+        joined: *joined,
+        hyphen: !cjk && text[i..end].contains('-'),
+        apostrophe: !cjk && text[i..end].contains('\''),
+        kind: WordKind::default(),
+    });
+    *line_start = false;
+    *joined = true;
+    Some(end)
+}
+
+/// The ASCII word whose first letter is at `start` (its flags as the pass has them there):
+/// `letters_end` gives the end of each run of ASCII letters; an apostrophe or hyphen with a
+/// letter after it joins two runs, and a non-ASCII letter (Müller) finishes the word decoded.
+fn ascii_word(
+    text: &str,
+    start: usize,
+    line_start: bool,
+    joined: bool,
+    mut letters_end: impl FnMut(usize) -> usize,
+) -> Word {
+    let bytes = text.as_bytes();
+    let (mut hyphen, mut apostrophe) = (false, false);
+    let mut at = start + 1;
+    loop {
+        at = letters_end(at);
+        let Some(&d) = bytes.get(at) else { break };
+        if matches!(d, b'\'' | b'-') && bytes.get(at + 1).is_some_and(u8::is_ascii_alphabetic) {
+            hyphen |= d == b'-';
+            apostrophe |= d == b'\'';
+            at += 2;
+        } else {
+            if d >= 0x80 {
+                let end = word_end(text, at, false);
+                hyphen |= text[at..end].contains('-');
+                apostrophe |= text[at..end].contains('\'');
+                at = end;
+            }
+            break;
+        }
+    }
+    Word {
+        start,
+        end: at,
+        upper: bytes[start].is_ascii_uppercase(),
+        cjk: false,
+        line_start,
+        joined,
+        hyphen,
+        apostrophe,
+        kind: WordKind::default(),
+    }
 }
 
 /// Where a word that goes on at `from` ends: letters of the same kind (CJK or not), with
@@ -697,43 +722,15 @@ mod tests {
             // ASCII takes a byte path (most mail); other characters are decoded.
             if b.is_ascii() {
                 if b.is_ascii_alphabetic() {
-                    let start = i;
-                    let (mut hyphen, mut apostrophe) = (false, false);
-                    i += 1;
-                    loop {
-                        while bytes.get(i).is_some_and(u8::is_ascii_alphabetic) {
-                            i += 1;
+                    // The letters a byte at a time.
+                    let word = ascii_word(text, i, line_start, joined, |mut at| {
+                        while bytes.get(at).is_some_and(u8::is_ascii_alphabetic) {
+                            at += 1;
                         }
-                        let Some(&d) = bytes.get(i) else { break };
-                        if matches!(d, b'\'' | b'-')
-                            && bytes.get(i + 1).is_some_and(u8::is_ascii_alphabetic)
-                        {
-                            // An inner apostrophe or hyphen, and the letter after it.
-                            hyphen |= d == b'-';
-                            apostrophe |= d == b'\'';
-                            i += 2;
-                        } else {
-                            if d >= 0x80 {
-                                // A non-ASCII letter inside the word (Müller): finish it decoded.
-                                let end = word_end(text, i, false);
-                                hyphen |= text[i..end].contains('-');
-                                apostrophe |= text[i..end].contains('\'');
-                                i = end;
-                            }
-                            break;
-                        }
-                    }
-                    out.push(Word {
-                        start,
-                        end: i,
-                        upper: b.is_ascii_uppercase(),
-                        cjk: false,
-                        line_start,
-                        joined,
-                        hyphen,
-                        apostrophe,
-                        kind: WordKind::default(),
+                        at
                     });
+                    i = word.end;
+                    out.push(word);
                     line_start = false;
                     joined = true;
                     continue;
@@ -747,30 +744,10 @@ mod tests {
                 i += 1;
                 continue;
             }
-            let Some(c) = text[i..].chars().next() else {
+            let Some(next) = decoded(text, i, &mut out, &mut line_start, &mut joined) else {
                 break;
             };
-            if c.is_alphabetic() {
-                let cjk = is_cjk(c);
-                let end = word_end(text, i + c.len_utf8(), cjk);
-                out.push(Word {
-                    start: i,
-                    end,
-                    upper: c.is_uppercase(),
-                    cjk,
-                    line_start,
-                    joined,
-                    hyphen: !cjk && text[i..end].contains('-'),
-                    apostrophe: !cjk && text[i..end].contains('\''),
-                    kind: WordKind::default(),
-                });
-                line_start = false;
-                joined = true;
-                i = end;
-            } else {
-                joined = false;
-                i += c.len_utf8();
-            }
+            i = next;
         }
         out
     }
