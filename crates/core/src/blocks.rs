@@ -1,6 +1,7 @@
 //! Classes of 64 bytes at once, as bit masks (bit `k` for the byte at `base + k`), for the
 //! loops that look at every byte but act on few: the detector's word pass jumps from one
-//! letter to the next, and over each word, with a bit scan instead of a test per byte.
+//! letter to the next, and over each word, and its scan from one possible start to the
+//! next, with a bit scan instead of a test per byte.
 //!
 //! Sixteen bytes are compared at once (`wide`: SSE2 on x86-64, NEON on aarch64, plain code
 //! elsewhere), and each comparison gives its sixteen bits with one instruction.
@@ -27,14 +28,9 @@ impl Block {
     pub(crate) fn at(bytes: &[u8], base: usize) -> Block {
         let mut padded = [0u8; 64];
         let chunk = first_64(bytes, base, &mut padded);
-        let (a, z) = (u8x16::splat(b'a'), u8x16::splat(b'z'));
         Block {
             base,
-            letters: bits(chunk, |v| {
-                // With the lower-case bit set, an ASCII letter is one of a..=z.
-                let lower = v | u8x16::splat(0x20);
-                lower.max(a).min(z).cmp_eq(lower)
-            }),
+            letters: bits(chunk, ascii_letters),
             high: bits(chunk, |v| v),
             newline: bits(chunk, |v| v.cmp_eq(u8x16::splat(b'\n'))),
             not_blank: bits(chunk, |v| {
@@ -66,12 +62,9 @@ impl Starts {
     pub(crate) fn at(bytes: &[u8], base: usize, specials: &[u8]) -> Starts {
         let mut padded = [0u8; 64];
         let chunk = first_64(bytes, base, &mut padded);
-        let within =
-            |v: u8x16, lo: u8, hi: u8| v.max(u8x16::splat(lo)).min(u8x16::splat(hi)).cmp_eq(v);
         Starts {
             word: bits(chunk, |v| {
-                let lower = v | u8x16::splat(0x20);
-                within(lower, b'a', b'z') | within(v, b'0', b'9') | v.cmp_eq(u8x16::splat(b'_'))
+                ascii_letters(v) | within(v, b'0', b'9') | v.cmp_eq(u8x16::splat(b'_'))
             }),
             special: bits(chunk, |v| {
                 specials
@@ -81,6 +74,16 @@ impl Starts {
             latin_leads: bits(chunk, |v| within(v, 0xC3, 0xC5)),
         }
     }
+}
+
+/// The bytes of `v` in `lo..=hi` (all ones where they are, zeros elsewhere).
+fn within(v: u8x16, lo: u8, hi: u8) -> u8x16 {
+    v.max(u8x16::splat(lo)).min(u8x16::splat(hi)).cmp_eq(v)
+}
+
+/// The ASCII letters of `v`: with the lower-case bit set, a letter is one of `a..=z`.
+fn ascii_letters(v: u8x16) -> u8x16 {
+    within(v | u8x16::splat(0x20), b'a', b'z')
 }
 
 /// The 64 bytes from `base`, the text's own where it has them, else copied into `padded`
