@@ -617,6 +617,15 @@ fn classify(text: &str, start: usize, end: usize, kind: Kind) -> Option<Finding>
                 if parts.len() != 3 || parts[2].len() < 2 {
                     return None;
                 }
+                // Three parts of a longer dotted number (`version 3.13.17.46`, an address)
+                // are not a date either.
+                let bytes = text.as_bytes();
+                let digit_at = |i: usize| bytes.get(i).is_some_and(u8::is_ascii_digit);
+                let continues = bytes.get(end) == Some(&b'.') && digit_at(end + 1);
+                let continued = start >= 2 && bytes[start - 1] == b'.' && digit_at(start - 2);
+                if continues || continued || version_context(text, start) {
+                    return None;
+                }
             }
             let score = if context(ctx::DATE) { 1.0 } else { 0.8 };
             finding(Entity::DateTime, start, end, score, "date")

@@ -72,6 +72,13 @@ pub(super) const PATTERNS: &[(&str, Kind, Start)] = &[
         Kind::Ssn,
         Start::Prefix,
     ),
+    // IPv4 before the numeric dates: where both match, the address is the longer (a date's
+    // three parts would be the first three of `10.9.25.21`).
+    (
+        r"\b(?:[0-9]{1,3}\.){3}[0-9]{1,3}\b",
+        Kind::Ipv4,
+        Start::Prefix,
+    ),
     // ISO dates and date-times.
     (
         r"\b[12][0-9]{3}-[01][0-9]-[0-3][0-9](?:(?:T|[ ]{1,2})[0-2][0-9]:[0-5][0-9](?::[0-5][0-9](?:[.,][0-9]{1,9})?)?(?:[ ]?(?:Z|UTC|GMT|[+-][0-2][0-9]:?[0-5][0-9]))?)?\b",
@@ -142,11 +149,6 @@ pub(super) const PATTERNS: &[(&str, Kind, Start)] = &[
     (
         r"\b[0-9]{4,5}[ ](?:[A-Z]|\xC3[\x80-\x9E]|[\xC4-\xC5][\x80-\xBF])(?:[a-z]|\xC3[\x9F-\xBF]|[\xC4-\xC5][\x80-\xBF])+(?:[ \-](?:[A-Z]|\xC3[\x80-\x9E]|[\xC4-\xC5][\x80-\xBF])(?:[a-z]|\xC3[\x9F-\xBF]|[\xC4-\xC5][\x80-\xBF])+){0,2}\b",
         Kind::PostcodeTown,
-        Start::Prefix,
-    ),
-    (
-        r"\b(?:[0-9]{1,3}\.){3}[0-9]{1,3}\b",
-        Kind::Ipv4,
         Start::Prefix,
     ),
     (

@@ -39,6 +39,10 @@ fn structured_kinds_are_found_and_validated() {
         Entity::IpAddress,
         "172.29.174.229"
     ));
+    assert!(
+        has("remote 10.9.25.21 port", Entity::IpAddress, "10.9.25.21"),
+        "an address whose first three parts read like a date"
+    );
     assert!(has(
         "from ee7d:45f4:52d9:a56d:36c9:713c:1d0d:4760 port",
         Entity::IpAddress,
@@ -112,6 +116,13 @@ fn look_alikes_are_not_findings() {
     );
     assert!(none_of("meet at 10:30:00", Entity::IpAddress));
     assert!(none_of("price 1.299,00 EUR", Entity::DateTime));
+    assert!(
+        none_of("release 3.13.17.46 ships", Entity::DateTime),
+        "three parts of a four-part version"
+    );
+    assert!(none_of("build 1.4.2.2019 today", Entity::DateTime));
+    assert!(none_of("version 5.3.1985", Entity::DateTime));
+    assert!(has("born 5.3.1985 in", Entity::DateTime, "5.3.1985"));
     assert!(none_of("Invoice INV-2024-00123", Entity::PhoneNumber));
 }
 
