@@ -714,7 +714,16 @@ fn number(text: &str, start: usize, end: usize, context: &dyn Fn(u8) -> bool) ->
     let valid = valid_phone(span, phone_words);
     // A number laid out as a phone number and labelled as one is taken even when its digits
     // are not an assigned range (made-up and mistyped numbers are personal data too).
-    let laid_out = phone_words && separated && (8..=15).contains(&digits.len());
+    // So is one laid out as a North American number, and ten digits that the text calls a
+    // phone number, whatever their area code.
+    let labelled_ten = phone_words
+        && !separated
+        && digits.len() == 10
+        && digits[0] >= 2
+        && digits[3] >= 2;
+    let laid_out = (phone_words && separated && (8..=15).contains(&digits.len()))
+        || nanp_layout(span)
+        || labelled_ten;
     if !valid && !laid_out {
         return None;
     }
@@ -739,6 +748,41 @@ fn number(text: &str, start: usize, end: usize, context: &dyn Fn(u8) -> bool) ->
         },
         detector: if valid { "phone" } else { "phone_layout" },
     })
+}
+
+/// Whether `span` is laid out as a North American number: `NXX-NXX-XXXX` (`-`, `.` or a
+/// space between the groups, the same one twice) or `(NXX) NXX-XXXX`, after an optional
+/// `+1` or `1` and a separator. The area code need not be assigned.
+fn nanp_layout(span: &str) -> bool {
+    let b = span.as_bytes();
+    let rest = ["+1 ", "+1-", "+1.", "1-", "1 ", "1."]
+        .iter()
+        .find_map(|p| b.strip_prefix(p.as_bytes()))
+        .unwrap_or(b);
+    let group = |s: &[u8], n: usize| s.len() >= n && s[..n].iter().all(u8::is_ascii_digit);
+    let leads = |s: &[u8]| (b'2'..=b'9').contains(&s[0]);
+    let (area, rest) = match rest {
+        [b'(', tail @ ..] if group(tail, 3) && tail.get(3) == Some(&b')') => {
+            let after = &tail[4..];
+            (&tail[..3], after.strip_prefix(b" ").unwrap_or(after))
+        }
+        _ if group(rest, 3) && matches!(rest.get(3), Some(b'-' | b'.' | b' ')) => {
+            (&rest[..3], &rest[3..])
+        }
+        _ => return false,
+    };
+    // After `(NXX) ` the exchange follows; after `NXX` its separator, kept for the check below.
+    let (sep, rest) = match rest {
+        [s @ (b'-' | b'.' | b' '), tail @ ..] if rest.len() == 9 => (Some(*s), tail),
+        _ => (None, rest),
+    };
+    rest.len() == 8
+        && group(rest, 3)
+        && matches!(rest[3], b'-' | b'.' | b' ')
+        && sep.is_none_or(|s| s == rest[3])
+        && group(&rest[4..], 4)
+        && leads(area)
+        && leads(rest)
 }
 
 /// Whether `span` is a phone number. International numbers (`+` or `00`) are validated by

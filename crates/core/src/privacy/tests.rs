@@ -34,6 +34,17 @@ fn structured_kinds_are_found_and_validated() {
         Entity::Url,
         "www.example.org/x"
     ));
+    // North American layouts are phone numbers whatever their area code (N9X codes are
+    // unassigned, but a number written so is still someone's, or made up to look it).
+    for (text, number) in [
+        ("or on 391-718-1253.", "391-718-1253"),
+        ("or on 797.659.7297.", "797.659.7297"),
+        ("or on +1-827-287-3466.", "+1-827-287-3466"),
+        ("Office: (896)911-7622\n", "(896)911-7622"),
+        ("Cell: 4922244274\n", "4922244274"),
+    ] {
+        assert!(has(text, Entity::PhoneNumber, number), "{text}");
+    }
     assert!(has(
         "from 172.29.174.229 port 22",
         Entity::IpAddress,
@@ -124,6 +135,12 @@ fn look_alikes_are_not_findings() {
     assert!(none_of("version 5.3.1985", Entity::DateTime));
     assert!(has("born 5.3.1985 in", Entity::DateTime, "5.3.1985"));
     assert!(none_of("Invoice INV-2024-00123", Entity::PhoneNumber));
+    assert!(
+        none_of("Reference 4922244274 applies", Entity::PhoneNumber),
+        "ten bare digits the text does not call a phone number"
+    );
+    assert!(none_of("part 123-456-7890 in stock", Entity::PhoneNumber));
+    assert!(none_of("ratio 415-555-12345 x", Entity::PhoneNumber));
 }
 
 #[test]
