@@ -201,6 +201,17 @@ impl WordKind {
     }
 }
 
+/// `word` with every letter after its first in lower case, if that changes it and it is one
+/// word (`McDonald` -> `Mcdonald`; not `O'Brien`, `Smith-Jones` or `Van Dyke`).
+pub(super) fn folded_capitals(word: &str) -> Option<String> {
+    let mut chars = word.chars();
+    let first = chars.next()?;
+    let rest = chars.as_str();
+    let one_word = first.is_uppercase() && rest.chars().all(char::is_alphabetic);
+    (one_word && rest.chars().any(char::is_uppercase))
+        .then(|| format!("{first}{}", rest.to_lowercase()))
+}
+
 impl Default for Dictionaries {
     /// No names or places: the small lists only.
     fn default() -> Self {
@@ -241,10 +252,18 @@ impl Dictionaries {
                 .map(|(start, _)| (start, WordKind::PLACE_START));
             std::iter::once((w, WordKind::PLACE)).chain(start)
         });
+        // A name with a capital inside ("McDonald", "DeShawn") is often written with the
+        // rest in lower case ("Mcdonald"): that form is listed too.
+        let folded: Vec<(String, u8)> = entries(first_names)
+            .map(|w| (w, WordKind::FIRST_NAME))
+            .chain(entries(surnames).map(|w| (w, WordKind::SURNAME)))
+            .filter_map(|(w, flag)| Some((folded_capitals(w)?, flag)))
+            .collect();
         let words = entries(first_names)
             .map(|w| (w, WordKind::FIRST_NAME))
             .chain(entries(surnames).map(|w| (w, WordKind::SURNAME)))
             .chain(places_and_starts)
+            .chain(folded.iter().map(|(w, flag)| (w.as_str(), *flag)))
             .map(|(w, flag)| (w, kind(w, flag)));
         let mut dict = Dictionaries {
             words: WordFlags::from_words(words),
@@ -716,11 +735,8 @@ fn number(text: &str, start: usize, end: usize, context: &dyn Fn(u8) -> bool) ->
     // are not an assigned range (made-up and mistyped numbers are personal data too).
     // So is one laid out as a North American number, and ten digits that the text calls a
     // phone number, whatever their area code.
-    let labelled_ten = phone_words
-        && !separated
-        && digits.len() == 10
-        && digits[0] >= 2
-        && digits[3] >= 2;
+    let labelled_ten =
+        phone_words && !separated && digits.len() == 10 && digits[0] >= 2 && digits[3] >= 2;
     let laid_out = (phone_words && separated && (8..=15).contains(&digits.len()))
         || nanp_layout(span)
         || labelled_ten;

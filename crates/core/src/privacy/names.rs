@@ -209,6 +209,13 @@ const GREETINGS: &[&str] = &[
     "hi",
     "hello",
     "hey",
+    "hi there",
+    "hello there",
+    "hey there",
+    "good day",
+    "morning",
+    "afternoon",
+    "evening",
     "dear",
     "greetings",
     "good morning",
@@ -304,6 +311,10 @@ const CLOSINGS: &[&str] = &[
 ];
 
 /// The greeting and closing phrases as sets, for one lookup per line.
+/// Greetings that are also plain words at the start of a line ("Morning session"): the name
+/// after them must be followed by `,`, `!` or the line's end.
+const BARE_GREETINGS: &[&str] = &["morning", "afternoon", "evening"];
+
 static GREETING_SET: std::sync::LazyLock<WordFlags> =
     std::sync::LazyLock::new(|| WordFlags::new(GREETINGS.iter().copied(), 1));
 static CLOSING_SET: std::sync::LazyLock<WordFlags> =
@@ -521,7 +532,16 @@ pub(super) fn find(
                     .is_some_and(|w| w.joined || w.start - last.end <= 2)
                 {
                     let end = name_run(j, 3);
-                    if end > j {
+                    // "Morning Sandra," greets; "Morning Session notes" does not: after a
+                    // bare time of day the name must end the greeting.
+                    let bare = BARE_GREETINGS
+                        .iter()
+                        .any(|g| phrase.eq_ignore_ascii_case(g));
+                    let closed = || {
+                        let after = words.get(end - 1).map_or("", |w| &text[w.end..]);
+                        after.starts_with([',', '!', '\n']) || after.is_empty()
+                    };
+                    if end > j && (!bare || closed()) {
                         person(out, j, end, 0.85, "greeting");
                     }
                 }
@@ -825,6 +845,41 @@ mod tests {
         assert!(names("Dear Customer,\n", &[], &none).is_empty());
         let cjk = names("Dear 王伟,\n", &[], &none);
         assert_eq!(cjk, vec![(Entity::Person, "王伟".to_string())]);
+        // Greetings of two words, and a bare time of day only when the name ends it.
+        let people = |text: &str| -> Vec<String> {
+            names(text, &[], &none)
+                .into_iter()
+                .filter(|(e, _)| *e == Entity::Person)
+                .map(|(_, t)| t)
+                .collect()
+        };
+        assert_eq!(people("Hi there Tim, thanks\n"), vec!["Tim"]);
+        assert_eq!(people("Morning Sandra,\n\nAdding you"), vec!["Sandra"]);
+        assert_eq!(people("Evening Jo!\n"), vec!["Jo"]);
+        assert!(people("Morning Session notes follow\n").is_empty());
+        assert!(people("Afternoon Tea at four\n").is_empty());
+    }
+
+    #[test]
+    fn names_with_a_capital_inside_are_found_as_commonly_written() {
+        let dict = Dictionaries::from_lists("Charles\nDeShawn\n", "McDonald\nO'Brien\n", "", "");
+        let found = names(
+            "Ask Charles Mcdonald or Charles McDonald, and Deshawn O'Brien.",
+            &[],
+            &dict,
+        );
+        let people: Vec<&str> = found.iter().map(|(_, t)| t.as_str()).collect();
+        assert_eq!(
+            people,
+            vec!["Charles Mcdonald", "Charles McDonald", "Deshawn O'Brien"]
+        );
+        assert_eq!(
+            super::super::detect::folded_capitals("McDonald").as_deref(),
+            Some("Mcdonald")
+        );
+        assert_eq!(super::super::detect::folded_capitals("Smith"), None);
+        assert_eq!(super::super::detect::folded_capitals("O'Brien"), None);
+        assert_eq!(super::super::detect::folded_capitals("Van Dyke"), None);
     }
 
     #[test]
