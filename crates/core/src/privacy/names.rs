@@ -310,11 +310,11 @@ const CLOSINGS: &[&str] = &[
     "よろしくお願いします",
 ];
 
-/// The greeting and closing phrases as sets, for one lookup per line.
 /// Greetings that are also plain words at the start of a line ("Morning session"): the name
 /// after them must be followed by `,`, `!` or the line's end.
 const BARE_GREETINGS: &[&str] = &["morning", "afternoon", "evening"];
 
+/// The greeting and closing phrases as sets, for one lookup per line.
 static GREETING_SET: std::sync::LazyLock<WordFlags> =
     std::sync::LazyLock::new(|| WordFlags::new(GREETINGS.iter().copied(), 1));
 static CLOSING_SET: std::sync::LazyLock<WordFlags> =
