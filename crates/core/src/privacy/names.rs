@@ -453,6 +453,27 @@ pub(super) fn find(
         );
     };
 
+    // A particle between names ("van", "de"), or two ("van den", "de la"), with a
+    // capitalised name after them.
+    let is_particle = |w: &Word| {
+        !w.upper
+            && matches!(
+                word(w),
+                "van"
+                    | "von"
+                    | "de"
+                    | "der"
+                    | "den"
+                    | "da"
+                    | "di"
+                    | "del"
+                    | "la"
+                    | "le"
+                    | "bin"
+                    | "al"
+            )
+    };
+    let name_after = |k: usize| words.get(k).is_some_and(|n| n.upper && n.joined);
     // A run of capitalised words joined by spaces from index `i` (at most `max`), skipping
     // lower-case particles inside a name (van, de, von, da...). Returns the index after it.
     let name_run = |i: usize, max: usize| -> usize {
@@ -470,28 +491,16 @@ pub(super) fn find(
                 break;
             }
             let particle = j > i
-                && !w.upper
-                && matches!(
-                    word(w),
-                    "van"
-                        | "von"
-                        | "de"
-                        | "der"
-                        | "den"
-                        | "da"
-                        | "di"
-                        | "del"
-                        | "la"
-                        | "le"
-                        | "bin"
-                        | "al"
-                )
-                && words.get(j + 1).is_some_and(|n| n.upper && n.joined);
+                && is_particle(w)
+                && (name_after(j + 1)
+                    || (words.get(j + 1).is_some_and(|n| n.joined && is_particle(n))
+                        && name_after(j + 2)));
             if !(w.upper || particle) || w.kind.not_name() {
                 break;
             }
             j += 1;
-            taken += 1;
+            // Particles do not count against `max`: "Vincent van den Berg" is two names.
+            taken += usize::from(!particle);
         }
         // A trailing particle is not part of the name.
         while j > i && !words[j - 1].upper && !words[j - 1].cjk {
@@ -858,6 +867,16 @@ mod tests {
         assert_eq!(people("Evening Jo!\n"), vec!["Jo"]);
         assert!(people("Morning Session notes follow\n").is_empty());
         assert!(people("Afternoon Tea at four\n").is_empty());
+        // Particles inside a name, one or two, do not count against its length.
+        assert_eq!(
+            people("Best,\nVincent van den Berg\nFreight forwarder\n"),
+            vec!["Vincent van den Berg"]
+        );
+        assert_eq!(
+            people("Dear Maria de la Cruz Ortega,\n"),
+            vec!["Maria de la Cruz Ortega"]
+        );
+        assert_eq!(people("Hi Anna van,\n"), vec!["Anna"]);
     }
 
     #[test]
