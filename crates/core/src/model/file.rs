@@ -355,6 +355,7 @@ mod tests {
             balanced: false,
             validation_split: crate::model::train::Split::Random,
             shuffles: 1,
+            min_count: 1,
         };
         let mut m = Model::new(
             FeatureConfig {

@@ -358,6 +358,123 @@ impl LinearHead {
     }
 }
 
+/// A two-class head while it is fitted (`train`'s epochs): per row, class 1's weight and
+/// its AdaGrad sum only.
+///
+/// On the softmax of two classes the gradients are `p - y`, which sum to zero over the
+/// classes, and the L2 term follows the weight: from equal and opposite weights, a step moves
+/// class 0's weight by the opposite of class 1's and its sum by the same amount, up to
+/// rounding. So one weight per row is enough, and [`TwoClassFit::write_into`] puts the other
+/// back. The fit waits on memory as it scores each example (its rows are spread over a table
+/// larger than the caches): half the row is half the lines to wait for, and one square root
+/// and division per entry instead of two.
+#[derive(Debug, Clone)]
+pub struct TwoClassFit {
+    /// Per row: class 1's weight, then its sum of squared gradients.
+    rows: Vec<[f32; 2]>,
+    bias: [f32; 2],
+    bias_g2: [f32; 2],
+}
+
+impl TwoClassFit {
+    /// The fitting form of `head`, if it has two classes.
+    pub fn of(head: &LinearHead) -> Option<Self> {
+        if head.classes != 2 {
+            return None;
+        }
+        let (&[b0, b1], &[g0, g1]) = (&head.bias[..], &head.bias_g2[..]) else {
+            return None;
+        };
+        Some(TwoClassFit {
+            rows: head.params.chunks_exact(4).map(|r| [r[1], r[3]]).collect(),
+            bias: [b0, b1],
+            bias_g2: [g0, g1],
+        })
+    }
+
+    /// Puts the fitted rows into `head`, the head this was made from: class 1's weight and
+    /// sum as fitted, class 0's moved by the opposite step and the same growth of its sum
+    /// (from a fresh head, the negated weight and the same sum).
+    pub fn write_into(&self, head: &mut LinearHead) {
+        for (row, &[w, sum]) in head.params.chunks_exact_mut(4).zip(&self.rows) {
+            row[0] -= w - row[1];
+            row[2] += sum - row[3];
+            row[1] = w;
+            row[3] = sum;
+        }
+        head.bias = self.bias.to_vec();
+        head.bias_g2 = self.bias_g2.to_vec();
+    }
+
+    /// One AdaGrad step with the example's loss scaled by `weight`, as
+    /// [`LinearHead::update_weighted`] takes on a two-class head; returns the loss before it.
+    pub fn update_weighted(
+        &mut self,
+        x: &Sparse,
+        label: usize,
+        rate: &LearnRate,
+        weight: f32,
+    ) -> f32 {
+        let [mut s0, mut s1] = self.bias;
+        for &(slot, value) in x {
+            if let Some(&[w, _]) = self.rows.get(slot as usize) {
+                s0 -= w * value;
+                s1 += w * value;
+            }
+        }
+        let p = softmax(&[s0, s1], 1.0);
+        let loss = -p.get(label).copied().unwrap_or(0.0).max(1e-12).ln();
+        let grad = |c: usize| weight * (p[c] - f32::from(u8::from(c == label)));
+        let (grad0, grad1) = (grad(0), grad(1));
+        let step = |w: &mut f32, g2: &mut f32, value: f32| {
+            let g = grad1 * value + rate.l2 * *w;
+            *g2 += g * g;
+            *w -= rate.learning_rate * g / (g2.sqrt() + EPSILON);
+        };
+        // Four entries at once, four lanes wide (the compiler packs the four steps). A row's
+        // updates stay in entry order: four entries with a slot twice (hashing can put two
+        // features there) go one at a time, as do slots outside the table.
+        let mut quads = x.chunks_exact(4);
+        for quad in &mut quads {
+            let slots = [0, 1, 2, 3].map(|i| quad[i].0 as usize);
+            match self.rows.get_disjoint_mut(slots) {
+                Ok(rows) => {
+                    let mut w = [0, 1, 2, 3].map(|i| rows[i][0]);
+                    let mut sums = [0, 1, 2, 3].map(|i| rows[i][1]);
+                    for i in 0..4 {
+                        step(&mut w[i], &mut sums[i], quad[i].1);
+                    }
+                    for (i, row) in rows.into_iter().enumerate() {
+                        *row = [w[i], sums[i]];
+                    }
+                }
+                Err(_) => {
+                    for &(slot, value) in quad {
+                        if let Some([w, sum]) = self.rows.get_mut(slot as usize) {
+                            step(w, sum, value);
+                        }
+                    }
+                }
+            }
+        }
+        for &(slot, value) in quads.remainder() {
+            if let Some([w, sum]) = self.rows.get_mut(slot as usize) {
+                step(w, sum, value);
+            }
+        }
+        for ((b, g2), g) in self
+            .bias
+            .iter_mut()
+            .zip(&mut self.bias_g2)
+            .zip([grad0, grad1])
+        {
+            *g2 += g * g;
+            *b -= rate.learning_rate * g / (g2.sqrt() + EPSILON);
+        }
+        loss
+    }
+}
+
 /// Softmax of `logits / temperature`.
 pub fn softmax(logits: &[f32], temperature: f32) -> Vec<f32> {
     let t = temperature.max(1e-3);
@@ -461,6 +578,42 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// The compact two-class fit steps four entries at a time, as one at a time would,
+        /// bit for bit, also with a slot twice or one outside the table; and class 0's weights
+        /// and sums come back as the mirror of class 1's.
+        #[test]
+        fn two_class_fit_quads_are_one_at_a_time_and_mirrored(
+            examples in proptest::collection::vec(
+                (
+                    proptest::collection::vec((0u32..10, -2.0f32..2.0), 0..24),
+                    0usize..2,
+                    0.1f32..3.0,
+                ),
+                1..12,
+            ),
+        ) {
+            let rate = LearnRate { learning_rate: 0.5, l2: 1e-3 };
+            let head = LinearHead::new(8, 2);
+            let mut fit = TwoClassFit::of(&head).unwrap();
+            let mut single = fit.clone();
+            for (x, label, weight) in &examples {
+                fit.update_weighted(x, *label, &rate, *weight);
+                fit_one_at_a_time(&mut single, x, *label, &rate, *weight);
+            }
+            let bits = |f: &TwoClassFit| -> Vec<u32> {
+                f.rows.iter().flatten().chain(&f.bias).chain(&f.bias_g2).map(|v| v.to_bits()).collect()
+            };
+            proptest::prop_assert_eq!(bits(&fit), bits(&single));
+            let mut compact = head.clone();
+            fit.write_into(&mut compact);
+            for row in compact.params.chunks_exact(4) {
+                // Bits with the zeros' sign cleared: `0.0` and `-0.0` are the same weight.
+                let bits = |v: f32| if v == 0.0 { 0 } else { v.to_bits() };
+                proptest::prop_assert_eq!(bits(row[0]), bits(-row[1]));
+                proptest::prop_assert_eq!(bits(row[2]), bits(row[3]));
+            }
+        }
+
         /// Entries are stepped two at a time; the weights are those of one at a time, also
         /// when an example has a slot twice (in a pair or not) or one outside the table.
         #[test]
@@ -485,6 +638,87 @@ mod tests {
             };
             proptest::prop_assert_eq!(bits(&paired), bits(&single));
         }
+    }
+
+    /// [`TwoClassFit::update_weighted`] one entry at a time: what its quads must match.
+    fn fit_one_at_a_time(
+        fit: &mut TwoClassFit,
+        x: &Sparse,
+        label: usize,
+        rate: &LearnRate,
+        weight: f32,
+    ) {
+        let [mut s0, mut s1] = fit.bias;
+        for &(slot, value) in x {
+            if let Some(&[w, _]) = fit.rows.get(slot as usize) {
+                s0 -= w * value;
+                s1 += w * value;
+            }
+        }
+        let p = softmax(&[s0, s1], 1.0);
+        let grad: Vec<f32> = (0..2)
+            .map(|c| weight * (p[c] - f32::from(u8::from(c == label))))
+            .collect();
+        for &(slot, value) in x {
+            if let Some([w, sum]) = fit.rows.get_mut(slot as usize) {
+                let g = grad[1] * value + rate.l2 * *w;
+                *sum += g * g;
+                *w -= rate.learning_rate * g / (sum.sqrt() + EPSILON);
+            }
+        }
+        for ((b, sum), g) in fit.bias.iter_mut().zip(&mut fit.bias_g2).zip(grad) {
+            *sum += g * g;
+            *b -= rate.learning_rate * g / (sum.sqrt() + EPSILON);
+        }
+    }
+
+    #[test]
+    fn a_two_class_fit_from_zero_steps_as_the_full_head() {
+        // From zero the two classes' gradients are exactly opposite, so the first step of
+        // the compact fit is the full head's to the bit.
+        let rate = LearnRate {
+            learning_rate: 0.5,
+            l2: 1e-3,
+        };
+        let x = [
+            (4, 0.0),
+            (1, 0.2),
+            (1, 1.4),
+            (7, -1.6),
+            (7, -0.9),
+            (2, -1.7),
+        ];
+        let mut full = LinearHead::new(8, 2);
+        let mut compact = full.clone();
+        let mut fit = TwoClassFit::of(&full).unwrap();
+        full.update_weighted(&x, 1, &rate, 0.1);
+        fit.update_weighted(&x, 1, &rate, 0.1);
+        fit.write_into(&mut compact);
+        assert_eq!(compact, full);
+        assert_ne!(full, LinearHead::new(8, 2));
+    }
+
+    #[test]
+    fn a_two_class_fit_moves_class_zero_from_where_it_was() {
+        let rate = LearnRate::default();
+        let mut head = LinearHead::new(2, 2);
+        head.params
+            .copy_from_slice(&[0.3, -0.1, 0.5, 0.2, -0.25, 0.75, 1.5, 2.0]);
+        let start = head.clone();
+        // Untouched, the head comes back as it was, to the bit.
+        TwoClassFit::of(&head).unwrap().write_into(&mut head);
+        assert_eq!(head, start);
+        // One step on slot 1: class 1's weight moves by d and class 0's by -d; both sums
+        // grow by the same amount; slot 0 stays.
+        let mut fit = TwoClassFit::of(&head).unwrap();
+        fit.update_weighted(&[(1, 1.0)], 1, &rate, 1.0);
+        fit.write_into(&mut head);
+        let d = head.params[5] - 0.75;
+        assert!(d > 0.0, "class 1's weight rises towards the label");
+        assert_eq!(head.params[..4], start.params[..4]);
+        assert!((head.params[4] - (-0.25 - d)).abs() < 1e-6);
+        assert!((head.params[6] - 1.5 - (head.params[7] - 2.0)).abs() < 1e-6);
+        assert!(TwoClassFit::of(&LinearHead::new(2, 3)).is_none());
     }
 
     #[test]

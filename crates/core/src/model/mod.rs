@@ -82,6 +82,11 @@ pub struct Training {
     /// hold-out, single runs with other seeds differ by up to two points of accuracy.
     #[serde(default = "one")]
     pub shuffles: u32,
+    /// Features that fewer training examples than this have are not learned (older files:
+    /// 1, every feature). Most features are seen once: leaving them out more than halves the
+    /// rows that the fit waits on and the model's size.
+    #[serde(default = "one")]
+    pub min_count: u32,
 }
 
 fn one() -> u32 {
@@ -101,6 +106,7 @@ impl Training {
             balanced,
             validation_split: train::Split::Random,
             shuffles: 1,
+            min_count: 1,
         }
     }
 }

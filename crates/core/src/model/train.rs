@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use super::linear::TwoClassFit;
 use super::{linear, LinearHead, Model, SplitMix64};
 use crate::eval::{metrics, Metrics};
 
@@ -131,7 +132,7 @@ pub fn fit_on(
     let slots = model.heads.first().map_or(0, |h| h.linear.slots());
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     let threads = if threads == 0 { cores } else { threads };
-    let used = renumber(&mut train, slots, threads);
+    let used = renumber(&mut train, slots, threads, model.training.min_count);
     let start: Vec<LinearHead> = model.heads.iter().map(|h| h.linear.gather(&used)).collect();
     let train = &train;
     let runs: Vec<Vec<LinearHead>> = if shuffles == 1 {
@@ -224,11 +225,12 @@ pub fn fit_on(
 
 /// Renumbers the slots of `train` into a compact table of the slots they use, most
 /// frequent first, and returns that table's slots (compact index -> slot); entries beyond
-/// `slots` are dropped, as the full table would skip them. Training is then the same
-/// arithmetic on the same weights, but over a table of the slots in use (a few hundred
-/// thousand rows rather than 2^20 and more), whose frequent rows share cache lines: the
-/// updates wait on memory much less.
-fn renumber(train: &mut [Example], slots: usize, threads: usize) -> Vec<u32> {
+/// `slots` are dropped, as the full table would skip them, and so are the entries of slots
+/// that fewer than `min_count` examples have (their weights stay as they were). Training is
+/// then the same arithmetic on the same weights, but over a table of the slots in use (a few
+/// hundred thousand rows rather than 2^20 and more), whose frequent rows share cache lines:
+/// the updates wait on memory much less.
+fn renumber(train: &mut [Example], slots: usize, threads: usize, min_count: u32) -> Vec<u32> {
     // Both passes look up a table of every slot at random, and wait on memory: the
     // examples are split over the threads. Each counting thread holds a table of every slot
     // (64 MiB at 2^24 slots), so at most four count.
@@ -250,7 +252,10 @@ fn renumber(train: &mut [Example], slots: usize, threads: usize) -> Vec<u32> {
             })
             .unwrap_or_else(|| vec![0; slots])
     });
-    let used = by_frequency(&mut counts);
+    // The most frequent come first: the slots kept are the first `kept` places.
+    let kept = counts.iter().filter(|&&c| c >= min_count.max(1)).count();
+    let mut used = by_frequency(&mut counts);
+    used.truncate(kept);
     let places = &counts;
     std::thread::scope(|scope| {
         for examples in train.chunks_mut(part) {
@@ -260,6 +265,7 @@ fn renumber(train: &mut [Example], slots: usize, threads: usize) -> Vec<u32> {
                     for (slot, _) in &mut example.x {
                         *slot = places[*slot as usize];
                     }
+                    example.x.retain(|&(place, _)| (place as usize) < kept);
                 }
             });
         }
@@ -330,19 +336,30 @@ fn run_epochs(
     let mut order: Vec<usize> = (0..train.len()).collect();
     let mut rng = SplitMix64(seed);
     let rate = &model.training.rate;
+    // Two-class heads are fitted in their compact form, and put back at the end.
+    let mut two: Vec<Option<TwoClassFit>> = heads.iter().map(TwoClassFit::of).collect();
     for epoch in 0..model.training.epochs {
         rng.shuffle(&mut order);
         for &i in &order {
             let Some(example) = train.get(i) else {
                 continue;
             };
-            for ((head, label), w) in heads.iter_mut().zip(&example.labels).zip(weights) {
-                if let Some(label) = label {
-                    head.update_weighted(&example.x, *label, rate, w[*label]);
+            let heads = heads.iter_mut().zip(&mut two);
+            for (((head, two), label), w) in heads.zip(&example.labels).zip(weights) {
+                if let Some(label) = *label {
+                    match two {
+                        Some(two) => two.update_weighted(&example.x, label, rate, w[label]),
+                        None => head.update_weighted(&example.x, label, rate, w[label]),
+                    };
                 }
             }
         }
         on_epoch(epoch + 1);
+    }
+    for (head, two) in heads.iter_mut().zip(&two) {
+        if let Some(two) = two {
+            two.write_into(head);
+        }
     }
     heads
 }
@@ -428,6 +445,25 @@ mod tests {
         let mut training = Training::new(epochs, LearnRate::default(), seed, false);
         training.shuffles = shuffles;
         Model::new(config, &heads, training)
+    }
+
+    #[test]
+    fn features_of_fewer_examples_than_min_count_are_not_learned() {
+        // Slot 500 is in one training example only, slot 501 in two.
+        let mut examples = separable(100);
+        examples[3].x.push((500, 0.5));
+        examples[4].x.push((501, 0.5));
+        examples[6].x.push((501, 0.5));
+        let weight = |min_count: u32, slot: usize| {
+            let mut model = two_class(2, 1, 1);
+            model.training.min_count = min_count;
+            fit(&mut model, &examples, 0.0, Split::Random, |_| {});
+            model.heads[0].linear.weights(slot).unwrap().to_vec()
+        };
+        assert_eq!(weight(2, 500), [0.0, 0.0], "seen once: not learned");
+        assert_ne!(weight(2, 501), [0.0, 0.0], "seen twice: learned");
+        assert_ne!(weight(1, 500), [0.0, 0.0], "min_count 1 learns everything");
+        assert_ne!(weight(2, 1), [0.0, 0.0]);
     }
 
     #[test]
@@ -574,6 +610,7 @@ mod tests {
                 balanced,
                 validation_split: Split::Random,
                 shuffles: 1,
+                min_count: 1,
             };
             let config = FeatureConfig {
                 bits: 18,
