@@ -406,6 +406,18 @@ impl TwoClassFit {
         head.bias_g2 = self.bias_g2.to_vec();
     }
 
+    /// The two classes' raw scores (class 0's weights are the negated ones).
+    fn logits(&self, x: &Sparse) -> [f32; 2] {
+        let [mut s0, mut s1] = self.bias;
+        for &(slot, value) in x {
+            if let Some(&[w, _]) = self.rows.get(slot as usize) {
+                s0 -= w * value;
+                s1 += w * value;
+            }
+        }
+        [s0, s1]
+    }
+
     /// One AdaGrad step with the example's loss scaled by `weight`, as
     /// [`LinearHead::update_weighted`] takes on a two-class head; returns the loss before it.
     pub fn update_weighted(
@@ -415,14 +427,7 @@ impl TwoClassFit {
         rate: &LearnRate,
         weight: f32,
     ) -> f32 {
-        let [mut s0, mut s1] = self.bias;
-        for &(slot, value) in x {
-            if let Some(&[w, _]) = self.rows.get(slot as usize) {
-                s0 -= w * value;
-                s1 += w * value;
-            }
-        }
-        let p = softmax(&[s0, s1], 1.0);
+        let p = softmax(&self.logits(x), 1.0);
         let loss = -p.get(label).copied().unwrap_or(0.0).max(1e-12).ln();
         let grad = |c: usize| weight * (p[c] - f32::from(u8::from(c == label)));
         let (grad0, grad1) = (grad(0), grad(1));
@@ -577,20 +582,29 @@ mod tests {
         }
     }
 
+    /// An example's entries, its label and its weight.
+    type Weighted = (Vec<(u32, f32)>, usize, f32);
+
+    /// Up to a dozen examples of up to 24 entries over slots 0 to 9 (a head of 8 slots has
+    /// 8 and 9 outside; a slot often comes twice), each with a label of two and a weight.
+    fn two_class_examples() -> impl proptest::strategy::Strategy<Value = Vec<Weighted>> {
+        proptest::collection::vec(
+            (
+                proptest::collection::vec((0u32..10, -2.0f32..2.0), 0..24),
+                0usize..2,
+                0.1f32..3.0,
+            ),
+            1..12,
+        )
+    }
+
     proptest::proptest! {
         /// The compact two-class fit steps four entries at a time, as one at a time would,
         /// bit for bit, also with a slot twice or one outside the table; and class 0's weights
         /// and sums come back as the mirror of class 1's.
         #[test]
         fn two_class_fit_quads_are_one_at_a_time_and_mirrored(
-            examples in proptest::collection::vec(
-                (
-                    proptest::collection::vec((0u32..10, -2.0f32..2.0), 0..24),
-                    0usize..2,
-                    0.1f32..3.0,
-                ),
-                1..12,
-            ),
+            examples in two_class_examples(),
         ) {
             let rate = LearnRate { learning_rate: 0.5, l2: 1e-3 };
             let head = LinearHead::new(8, 2);
@@ -618,14 +632,7 @@ mod tests {
         /// when an example has a slot twice (in a pair or not) or one outside the table.
         #[test]
         fn paired_two_class_updates_are_one_at_a_time_bit_for_bit(
-            examples in proptest::collection::vec(
-                (
-                    proptest::collection::vec((0u32..10, -2.0f32..2.0), 0..24),
-                    0usize..2,
-                    0.1f32..3.0,
-                ),
-                1..12,
-            ),
+            examples in two_class_examples(),
         ) {
             let rate = LearnRate { learning_rate: 0.5, l2: 1e-3 };
             let (mut paired, mut single) = (LinearHead::new(8, 2), LinearHead::new(8, 2));
@@ -648,14 +655,7 @@ mod tests {
         rate: &LearnRate,
         weight: f32,
     ) {
-        let [mut s0, mut s1] = fit.bias;
-        for &(slot, value) in x {
-            if let Some(&[w, _]) = fit.rows.get(slot as usize) {
-                s0 -= w * value;
-                s1 += w * value;
-            }
-        }
-        let p = softmax(&[s0, s1], 1.0);
+        let p = softmax(&fit.logits(x), 1.0);
         let grad: Vec<f32> = (0..2)
             .map(|c| weight * (p[c] - f32::from(u8::from(c == label))))
             .collect();
