@@ -422,13 +422,15 @@ pub(super) fn find(
     dict: &Dictionaries,
     out: &mut Vec<Finding>,
 ) {
-    // The lookups of all capitalised words in one tight loop: they do not depend on each
-    // other, so the processor overlaps their cache misses in the large dictionary table.
-    for w in &mut words {
-        if w.upper || w.cjk || w.line_start {
-            w.kind = dict.kind(&text[w.start..w.end]);
-        }
-    }
+    // The lookups of all capitalised words at once (see `Dictionaries::kinds`): they do not
+    // depend on each other, so their cache misses in the large table can overlap.
+    let looked_up: Vec<(usize, u64)> = words
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| w.upper || w.cjk || w.line_start)
+        .map(|(i, w)| (i, Dictionaries::word_id(&text[w.start..w.end])))
+        .collect();
+    dict.kinds(&looked_up, |i, kind| words[i].kind = kind);
     let words = words;
     let word = |w: &Word| &text[w.start..w.end];
     let push = |out: &mut Vec<Finding>, entity, start, end, score, detector| {

@@ -127,12 +127,19 @@ impl WordFlags {
         self.len == 0
     }
 
+    /// The slot where a probe for `id` starts (the table is not empty): its identity's low
+    /// bits pick it.
+    fn home(&self, id: u64) -> usize {
+        #[allow(clippy::cast_possible_truncation)] // a mask of the table's size
+        let home = (id >> 8) as usize & (self.slots.len() - 1);
+        home
+    }
+
     /// The slot where the word of identity `id` is, or the empty slot where it would go.
     fn probe(&self, id: u64) -> usize {
         let mask = self.slots.len() - 1;
-        // The identity's low bits pick the slot; the table is never full, so the walk ends.
-        #[allow(clippy::cast_possible_truncation)] // a mask of the table's size
-        let mut i = (id >> 8) as usize & mask;
+        // The table is never full, so the walk ends.
+        let mut i = self.home(id);
         loop {
             let slot = self.slots[i];
             if slot == 0 || slot & ID == id {
@@ -144,11 +151,29 @@ impl WordFlags {
 
     /// The flags of the word whose bytes are `word`: 0 when it is not in the map.
     pub fn get_bytes(&self, word: &[u8]) -> u8 {
+        self.get_id(id(word))
+    }
+
+    /// The identity of `word` in a table (for `touch` and `get_id`).
+    pub(crate) fn id_of(word: &[u8]) -> u64 {
+        id(word)
+    }
+
+    /// The first slot that a lookup of `id` reads, read to bring it into the cache.
+    pub(crate) fn touch(&self, id: u64) -> u64 {
+        if self.slots.is_empty() {
+            return 0;
+        }
+        self.slots[self.home(id)]
+    }
+
+    /// The flags of the word whose identity is `id` (from `id_of`): what `get_bytes` gives.
+    pub(crate) fn get_id(&self, id: u64) -> u8 {
         if self.slots.is_empty() {
             return 0;
         }
         #[allow(clippy::cast_possible_truncation)] // the low byte
-        let flags = self.slots[self.probe(id(word))] as u8;
+        let flags = self.slots[self.probe(id)] as u8;
         flags
     }
 
@@ -248,6 +273,17 @@ mod tests {
         assert_eq!(map.get("w9999"), 1);
         map.insert("w3", 0);
         assert_eq!(map.get("w3"), 1);
+        // By identity, as `Dictionaries::kinds` looks words up: the same answers.
+        for w in words
+            .iter()
+            .map(String::as_str)
+            .chain(["w10000", "", "Zürich"])
+        {
+            let id = WordFlags::id_of(w.as_bytes());
+            assert_eq!(map.get_id(id), map.get(w), "{w}");
+        }
+        assert_eq!(WordFlags::default().get_id(WordFlags::id_of(b"w1")), 0);
+        assert_eq!(WordFlags::default().touch(WordFlags::id_of(b"w1")), 0);
         assert!(!WordFlags::default().contains("w1"));
         assert!(WordFlags::default().is_empty());
         let accents = WordFlags::new(["Müller", "Zürich"], 2);
