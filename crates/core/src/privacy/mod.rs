@@ -28,6 +28,7 @@ use sha2::{Digest, Sha256};
 
 use crate::parse::{Email, Mailbox};
 pub use detect::{char_offsets, Detector, DetectorError, Dictionaries, Entity, Finding};
+pub use phone::metadata_split as phone_metadata_split;
 pub use policy::{Operator, Policy, PolicyError};
 
 /// A message after redaction, with a summary of what was found in it.

@@ -28,6 +28,14 @@ static METADATA: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/phone-metadat
 static DATABASES: LazyLock<Vec<OnceLock<Option<Database>>>> =
     LazyLock::new(|| CODES.iter().map(|_| OnceLock::new()).collect());
 
+/// Whether this build holds phonenumber's metadata split by country code. A build whose
+/// `build.rs` could not find the metadata uses the crate's whole database instead: the same
+/// answers, but 0.15 s of one thread at the first international number of every process,
+/// which a user should hear about rather than find in a profile.
+pub fn metadata_split() -> bool {
+    !CODES.is_empty()
+}
+
 /// The database for the country code that starts `digits`, if one does.
 fn database_for(digits: &[u8]) -> Option<&'static Database> {
     // No code starts with 0 (the crate refuses such numbers too).
