@@ -390,6 +390,27 @@ impl Output {
     }
 }
 
+/// Loads a model file and builds the redactor at the same time, on two threads: each takes
+/// several milliseconds (the model's table; the name and place table and the detector's
+/// patterns), which a process started per batch (a Spark partition's pipe) pays every time.
+/// A model that cannot be loaded is reported before a redactor that cannot be built, as
+/// when they were made one after the other.
+pub fn load_model_and_redactor(
+    path: &Path,
+    privacy: &crate::privacy::PrivacyArgs,
+) -> Result<((mailtriage_core::model::Model, String), Redactor), Failure> {
+    let (model, redactor) = std::thread::scope(|scope| {
+        let model = scope.spawn(|| load_model(path));
+        let redactor = crate::privacy::redactor(privacy);
+        // Loading only panics on a bug: its panic goes on here.
+        let model = model
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
+        (model, redactor)
+    });
+    Ok((model?, redactor?))
+}
+
 /// Loads a model file; a failure is an input error that names the file.
 pub fn load_model(path: &Path) -> Result<(mailtriage_core::model::Model, String), Failure> {
     mailtriage_core::model::file::load(path)

@@ -15,7 +15,7 @@ use mailtriage_core::{features, privacy, triage};
 
 use crate::exit::{Code, Failure};
 use crate::parquet_out::DecisionWriter;
-use crate::run::{finish, load_model, write_json_line, InputArgs, Output, Run};
+use crate::run::{finish, load_model_and_redactor, write_json_line, InputArgs, Output, Run};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -45,8 +45,7 @@ pub enum Format {
 }
 
 pub fn run(args: &Args) -> Result<ExitCode, Failure> {
-    let (model, version) = load_model(&args.model)?;
-    let redactor = crate::privacy::redactor(&args.input.privacy)?;
+    let ((model, version), redactor) = load_model_and_redactor(&args.model, &args.input.privacy)?;
     let decide = |redacted: privacy::Redacted| {
         let features = features::extract(&redacted, &model.features);
         let scores = model.score_features(&features);
