@@ -32,7 +32,7 @@ use regex_automata::{Anchored, Input, PatternID};
 
 use super::patterns::{is_word, PATTERNS};
 use crate::blocks::Starts;
-use crate::swar::{alphanumerics, ascii_letters, chunk, equal_bytes, low_in_range, HIGH};
+use crate::swar::{ascii_letters, chunk, equal_bytes, low_in_range, HIGH};
 
 include!(concat!(env!("OUT_DIR"), "/start-masks.rs"));
 
@@ -181,11 +181,10 @@ impl Scanner {
     }
 }
 
-/// The high bit of each byte of `w` that an e-mail address's local part may hold (as the
-/// e-mail pattern has it: letters, digits and `._%+-`).
-fn local_bytes(w: u64) -> u64 {
-    let marks = equal_bytes(w, b'_') | equal_bytes(w, b'%') | equal_bytes(w, b'+');
-    word_bytes(w) | (low_in_range(w, b'-', b'.') & !w) | marks
+/// Whether an e-mail address's local part may hold `b` (as the e-mail pattern has it:
+/// letters, digits and `._%+-`).
+fn is_local(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'%' | b'+' | b'-' | b'.')
 }
 
 /// The high bit of each byte of `w` that city lines and German street names may hold before
@@ -199,9 +198,9 @@ fn capital_run_bytes(w: u64) -> u64 {
 /// word starts share its run.
 #[derive(Default)]
 struct Runs {
-    /// Where the next `@` is, once looked for (`usize::MAX`: there is none).
-    next_at: Option<usize>,
-    local: Run,
+    /// Where the next `@` is, once looked for, and where the run of local-part bytes that
+    /// ends at it starts (`usize::MAX` for both: there is none).
+    next_at: Option<(usize, usize)>,
     capital: Run,
 }
 
@@ -215,7 +214,7 @@ struct Run {
 impl Run {
     /// Whether the run of `member` bytes from `at` ends at a byte that `ends` takes. `at`
     /// is a member, at or after the last position asked about. `member` marks the members
-    /// among eight bytes (as `word_bytes` does).
+    /// among eight bytes (as `capital_run_bytes` does).
     fn ends_well(
         &mut self,
         text: &[u8],
@@ -268,11 +267,7 @@ impl Runs {
         if prefix {
             return true;
         }
-        if !after_word
-            && b.is_ascii_alphanumeric()
-            && self.at_follows(text, at)
-            && self.local.ends_well(text, at, local_bytes, |&e| e == b'@')
-        {
+        if !after_word && b.is_ascii_alphanumeric() && self.local_run_to_at(text, at) {
             return true;
         }
         let capital = if after_word {
@@ -286,23 +281,34 @@ impl Runs {
                 .ends_well(text, at, capital_run_bytes, u8::is_ascii_digit)
     }
 
-    /// Whether an `@` comes at or after `at` (one memchr per `@` in the text).
-    fn at_follows(&mut self, text: &[u8], at: usize) -> bool {
-        let next = match self.next_at {
-            Some(next) if next >= at => next,
+    /// Whether the run of local-part bytes from `at` (one of them) ends at an `@`. It does
+    /// when the next `@` comes after `at` and only local-part bytes lie between: when `at` is
+    /// at or after the start of the run that ends at that `@`. One memchr and one walk back
+    /// per `@` in the text, instead of a walk forward from every word start.
+    fn local_run_to_at(&mut self, text: &[u8], at: usize) -> bool {
+        let (next, run_start) = match self.next_at {
+            Some(found) if found.0 >= at => found,
             _ => {
-                let next = memchr::memchr(b'@', &text[at..]).map_or(usize::MAX, |n| at + n);
-                self.next_at = Some(next);
-                next
+                let found = match memchr::memchr(b'@', &text[at..]) {
+                    Some(n) => {
+                        let next = at + n;
+                        // The walk stops at the previous `@` at the latest, so that no byte
+                        // is walked over twice.
+                        let run = text[..next]
+                            .iter()
+                            .rev()
+                            .take_while(|&&b| is_local(b))
+                            .count();
+                        (next, next - run)
+                    }
+                    None => (usize::MAX, usize::MAX),
+                };
+                self.next_at = Some(found);
+                found
             }
         };
-        next != usize::MAX
+        next != usize::MAX && at >= run_start
     }
-}
-
-/// The high bit of each byte of `w` that is a word byte (`[0-9A-Za-z_]`).
-fn word_bytes(w: u64) -> u64 {
-    alphanumerics(w) | equal_bytes(w, b'_')
 }
 
 #[cfg(test)]
@@ -357,13 +363,10 @@ mod tests {
     fn byte_classes_match_plain_tests() {
         for b in 0..=255u8 {
             let w = u64::from(b) << 24;
-            assert_eq!(word_bytes(w) >> 31 == 1, is_word(b), "{b:#x}");
             let starts = Starts::at(&[b], 0, &SPECIAL);
             assert_eq!(starts.word == 1, is_word(b), "{b:#x}");
             assert_eq!(starts.latin_leads == 1, (0xC3..=0xC5).contains(&b));
             assert_eq!(starts.special == 1, SPECIAL.contains(&b));
-            let local = b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'%' | b'+' | b'-');
-            assert_eq!(local_bytes(w) >> 31 == 1, local, "{b:#x}");
             let capital_run =
                 b.is_ascii_alphabetic() || b >= 0x80 || matches!(b, b' ' | b',' | b'-' | b'.');
             assert_eq!(capital_run_bytes(w) >> 31 == 1, capital_run, "{b:#x}");
