@@ -280,14 +280,33 @@ fn raw_text(message: &Message<'_>, name: &str) -> Option<String> {
 const MAX_FIELD_NAMES: usize = 64;
 
 fn field_names(headers: &[mail_parser::Header<'_>]) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
+    let mut names: Vec<String> = Vec::with_capacity(headers.len().min(MAX_FIELD_NAMES));
+    // The fields mail-parser knows are told apart by their id, one bit each; only the
+    // others (X- fields and the like) are compared with the other names kept so far.
+    let mut known = [0u64; 4];
+    let mut others: Vec<usize> = Vec::new();
     for header in headers {
         if names.len() == MAX_FIELD_NAMES {
             break;
         }
         let name = header.name.as_str();
-        if name.len() > 64 || names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+        if name.len() > 64 {
             continue;
+        }
+        if header.name.is_other() {
+            if others.iter().any(|&i| names[i].eq_ignore_ascii_case(name)) {
+                continue;
+            }
+            others.push(names.len());
+        } else {
+            // A known field never has the name of an other one: mail-parser reads every
+            // spelling of a known name as that field.
+            let id = usize::from(header.name.id());
+            let (word, bit) = (id / 64, 1u64 << (id % 64));
+            if known[word] & bit != 0 {
+                continue;
+            }
+            known[word] |= bit;
         }
         names.push(name.to_ascii_lowercase());
     }

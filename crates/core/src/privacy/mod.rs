@@ -161,10 +161,13 @@ pub struct FindingsSummary {
 impl FindingsSummary {
     fn add(&mut self, findings: &[Finding]) {
         for f in findings {
-            *self
-                .counts
-                .entry(f.entity.as_str().to_string())
-                .or_default() += 1;
+            // A kind met before is counted without making its name anew.
+            match self.counts.get_mut(f.entity.as_str()) {
+                Some(count) => *count += 1,
+                None => {
+                    self.counts.insert(f.entity.as_str().to_string(), 1);
+                }
+            }
             if f.entity == Entity::Confidential {
                 self.confidential = true;
             }
