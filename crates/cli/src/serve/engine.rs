@@ -204,7 +204,12 @@ impl Engine {
                 .collect(),
             review: decision.review,
             findings: FindingsOut {
-                counts: decision.findings.counts.clone(),
+                counts: decision
+                    .findings
+                    .counts
+                    .iter()
+                    .map(|(kind, n)| ((*kind).to_string(), *n))
+                    .collect(),
                 confidential: decision.findings.confidential,
                 route: decision.findings.route.clone(),
             },

@@ -268,18 +268,37 @@ impl Features<'_> {
             field_text(field)
                 .get(r.start as usize..r.end as usize)
                 .unwrap_or("?")
-                .to_lowercase()
         };
-        let what = match &feature.name {
-            FeatureName::Token(field, r) => slice(*field, r),
-            FeatureName::Pair(field, a, b) => format!("{} {}", slice(*field, a), slice(*field, b)),
-            FeatureName::Fact(r) => self
-                .facts
-                .get(r.start as usize..r.end as usize)
-                .unwrap_or("?")
-                .to_string(),
-        };
-        format!("{}: '{}'", feature.namespace.label(), what)
+        // Written into one string: a decision names several features, and the formatting
+        // machinery with a string per part cost more than the rest of naming them.
+        let label = feature.namespace.label();
+        let mut out = String::with_capacity(label.len() + 40);
+        out.push_str(label);
+        out.push_str(": '");
+        match &feature.name {
+            FeatureName::Token(field, r) => push_lowercase(&mut out, slice(*field, r)),
+            FeatureName::Pair(field, a, b) => {
+                push_lowercase(&mut out, slice(*field, a));
+                out.push(' ');
+                push_lowercase(&mut out, slice(*field, b));
+            }
+            FeatureName::Fact(r) => out.push_str(
+                self.facts
+                    .get(r.start as usize..r.end as usize)
+                    .unwrap_or("?"),
+            ),
+        }
+        out.push('\'');
+        out
+    }
+}
+
+/// Appends `text` lower-cased, as `str::to_lowercase` has it (ASCII without a new string).
+fn push_lowercase(out: &mut String, text: &str) {
+    if text.is_ascii() {
+        out.extend(text.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+    } else {
+        out.push_str(&text.to_lowercase());
     }
 }
 

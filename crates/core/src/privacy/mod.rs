@@ -148,8 +148,8 @@ pub fn write_spans_json(text: &str, findings: &[Finding], out: &mut Vec<u8>) {
 /// What redaction found: counts per entity type, and whether confidential material was seen.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct FindingsSummary {
-    /// Findings per entity type (`EMAIL_ADDRESS`, `CREDIT_CARD`...).
-    pub counts: BTreeMap<String, u32>,
+    /// Findings per entity type (`EMAIL_ADDRESS`, `CREDIT_CARD`...), by the kind's name.
+    pub counts: BTreeMap<&'static str, u32>,
     /// True when confidential-IP markers or listed terms were found.
     pub confidential: bool,
     /// The restricted queue the policy sends confidential mail to (`[confidential] route`),
@@ -161,13 +161,7 @@ pub struct FindingsSummary {
 impl FindingsSummary {
     fn add(&mut self, findings: &[Finding]) {
         for f in findings {
-            // A kind met before is counted without making its name anew.
-            match self.counts.get_mut(f.entity.as_str()) {
-                Some(count) => *count += 1,
-                None => {
-                    self.counts.insert(f.entity.as_str().to_string(), 1);
-                }
-            }
+            *self.counts.entry(f.entity.as_str()).or_default() += 1;
             if f.entity == Entity::Confidential {
                 self.confidential = true;
             }
