@@ -136,6 +136,7 @@ pub(super) fn extract(message: &Message<'_>, defects: &mut Vec<Defect>) -> Heade
             .or_else(|| message.cc()),
     );
     let root = &message.root_part().headers;
+    let (raw, received) = raw_fields(message);
     let headers = Headers {
         from,
         reply_to: message.reply_to().and_then(|a| a.first()).map(mailbox),
@@ -148,15 +149,13 @@ pub(super) fn extract(message: &Message<'_>, defects: &mut Vec<Defect>) -> Heade
         message_id,
         in_reply_to: ids(message.in_reply_to()),
         references: ids(message.references()),
-        list_id: message.header_raw(HeaderName::ListId).map(list_id),
-        auto_submitted: raw_lower(message, HeaderName::AutoSubmitted),
-        precedence: raw_lower(message, "Precedence".into()),
-        priority: priority(message),
-        mailer: raw_text(message, "X-Mailer").or_else(|| raw_text(message, "User-Agent")),
-        received: root
-            .iter()
-            .filter(|h| h.name == HeaderName::Received)
-            .count(),
+        list_id: raw[RawField::ListId as usize].map(list_id),
+        auto_submitted: raw_lower(raw[RawField::AutoSubmitted as usize]),
+        precedence: raw_lower(raw[RawField::Precedence as usize]),
+        priority: priority(&raw),
+        mailer: raw_text(raw[RawField::Mailer as usize])
+            .or_else(|| raw_text(raw[RawField::UserAgent as usize])),
+        received,
         field_names: field_names(root),
     };
     let names = headers
@@ -265,14 +264,86 @@ fn list_id(raw: &str) -> String {
     }
 }
 
-fn raw_lower(message: &Message<'_>, name: HeaderName<'_>) -> Option<String> {
-    let raw = message.header_raw(name)?.trim();
+fn raw_lower(raw: Option<&str>) -> Option<String> {
+    let raw = raw?.trim();
     (!raw.is_empty()).then(|| clip(raw, 80).to_ascii_lowercase())
 }
 
-fn raw_text(message: &Message<'_>, name: &str) -> Option<String> {
-    let raw = message.header_raw(HeaderName::from(name))?.trim();
+fn raw_text(raw: Option<&str>) -> Option<String> {
+    let raw = raw?.trim();
     (!raw.is_empty()).then(|| clip(raw, 80))
+}
+
+/// The fields read as raw text, in the order of [`RAW_FIELDS`].
+#[derive(Clone, Copy)]
+enum RawField {
+    ListId,
+    AutoSubmitted,
+    Precedence,
+    Importance,
+    XPriority,
+    Priority,
+    MsMailPriority,
+    Mailer,
+    UserAgent,
+}
+
+/// The names of the fields read as raw text, by [`RawField`].
+const RAW_FIELDS: [&str; 9] = [
+    "List-Id",
+    "Auto-Submitted",
+    "Precedence",
+    "Importance",
+    "X-Priority",
+    "Priority",
+    "X-MSMail-Priority",
+    "X-Mailer",
+    "User-Agent",
+];
+
+/// The raw text of each of [`RAW_FIELDS`] in the top-level header (the last field of that
+/// name, as `Message::header_raw` gives it), and the number of Received fields: one pass over
+/// the fields instead of one per name. A field is matched as mail-parser's names compare: a
+/// field it knows by its id, any other by its name in any case.
+fn raw_fields<'m>(message: &'m Message<'_>) -> ([Option<&'m str>; 9], usize) {
+    static NAMES: std::sync::LazyLock<[HeaderName<'static>; 9]> =
+        std::sync::LazyLock::new(|| RAW_FIELDS.map(HeaderName::from));
+    let names = &*NAMES;
+    let bytes = message.raw_message();
+    let mut found: [Option<&'m str>; 9] = [None; 9];
+    let mut received = 0;
+    for header in message.root_part().headers.iter().rev() {
+        if header.name.is_other() {
+            let name = header.name.as_str();
+            for (k, wanted) in names.iter().enumerate() {
+                if found[k].is_none()
+                    && wanted.is_other()
+                    && wanted.as_str().eq_ignore_ascii_case(name)
+                {
+                    found[k] = raw_value(bytes, header);
+                }
+            }
+            continue;
+        }
+        let id = header.name.id();
+        if header.name == HeaderName::Received {
+            received += 1;
+        }
+        for (k, wanted) in names.iter().enumerate() {
+            if found[k].is_none() && !wanted.is_other() && wanted.id() == id {
+                found[k] = raw_value(bytes, header);
+            }
+        }
+    }
+    (found, received)
+}
+
+/// A field's raw value, as `Message::header_raw` reads it (none if it is not UTF-8).
+fn raw_value<'m>(bytes: &'m [u8], header: &mail_parser::Header<'_>) -> Option<&'m str> {
+    let range = header.offset_start as usize..header.offset_end as usize;
+    bytes
+        .get(range)
+        .and_then(|raw| std::str::from_utf8(raw).ok())
 }
 
 /// Upper bound on the field names kept: a message with thousands of made-up fields is
@@ -313,13 +384,9 @@ fn field_names(headers: &[mail_parser::Header<'_>]) -> Vec<String> {
     names
 }
 
-fn priority(message: &Message<'_>) -> Option<Priority> {
-    let word = |name: &str| {
-        message
-            .header_raw(HeaderName::from(name))
-            .map(|v| v.trim().to_ascii_lowercase())
-    };
-    if let Some(v) = word("Importance") {
+fn priority(raw: &[Option<&str>; 9]) -> Option<Priority> {
+    let word = |field: RawField| raw[field as usize].map(|v| v.trim().to_ascii_lowercase());
+    if let Some(v) = word(RawField::Importance) {
         return match v.as_str() {
             "high" => Some(Priority::High),
             "low" => Some(Priority::Low),
@@ -327,7 +394,7 @@ fn priority(message: &Message<'_>) -> Option<Priority> {
             _ => None,
         };
     }
-    if let Some(v) = word("X-Priority") {
+    if let Some(v) = word(RawField::XPriority) {
         // "1 (Highest)", "3 (Normal)", "5"...
         return match v.bytes().find(u8::is_ascii_digit) {
             Some(b'1' | b'2') => Some(Priority::High),
@@ -336,8 +403,8 @@ fn priority(message: &Message<'_>) -> Option<Priority> {
             _ => None,
         };
     }
-    for name in ["Priority", "X-MSMail-Priority"] {
-        if let Some(v) = word(name) {
+    for field in [RawField::Priority, RawField::MsMailPriority] {
+        if let Some(v) = word(field) {
             return match v.as_str() {
                 "urgent" | "high" => Some(Priority::High),
                 "non-urgent" | "low" => Some(Priority::Low),
@@ -376,7 +443,7 @@ mod tests {
             let raw = format!("From: a@x\n{h}\n\nbody\n");
             let m = mail_parser::MessageParser::default()
                 .parse(raw.as_bytes())
-                .map(|m| priority(&m));
+                .map(|m| priority(&raw_fields(&m).0));
             m.flatten()
         };
         assert_eq!(msg("Importance: High"), Some(Priority::High));
