@@ -79,6 +79,7 @@ pub(super) fn extract(message: &Message<'_>, defects: &mut Vec<Defect>) -> Heade
     let legacy = defects
         .iter()
         .any(|d| d.kind == DefectKind::RawEightBitHeader);
+    let fields = Fields::of(message);
     let redecoded = |name: HeaderName<'static>, parse: Reparse| {
         if legacy {
             redecode_legacy(message, &name, parse)
@@ -87,9 +88,7 @@ pub(super) fn extract(message: &Message<'_>, defects: &mut Vec<Defect>) -> Heade
         }
     };
     let from_value = redecoded(HeaderName::From, Reparse::Address);
-    let from_value = from_value
-        .as_ref()
-        .or_else(|| message.header(HeaderName::From));
+    let from_value = from_value.as_ref().or_else(|| fields.value(Field::From));
     let from = from_value
         .and_then(HeaderValue::as_address)
         .and_then(Address::first)
@@ -97,14 +96,14 @@ pub(super) fn extract(message: &Message<'_>, defects: &mut Vec<Defect>) -> Heade
     if from.as_ref().is_none_or(|m| m.address.is_none()) {
         defects.push(Defect::new(DefectKind::MissingFrom, None));
     }
-    let date = match message.header(HeaderName::Date) {
+    let date = match fields.value(Field::Date) {
         None => {
             defects.push(Defect::new(DefectKind::MissingDate, None));
             None
         }
         Some(HeaderValue::DateTime(d)) if d.is_valid() => Some(d.to_rfc3339()),
         Some(_) => {
-            let raw = message.header_raw(HeaderName::Date).unwrap_or("").trim();
+            let raw = fields.raw(Field::Date).unwrap_or("").trim();
             let lenient = super::date::parse_lenient(raw);
             if lenient.is_none() {
                 defects.push(Defect::new(DefectKind::BadDate, Some(clip(raw, 80))));
@@ -112,14 +111,20 @@ pub(super) fn extract(message: &Message<'_>, defects: &mut Vec<Defect>) -> Heade
             lenient
         }
     };
-    let message_id = message.message_id().map(compact_id);
+    let message_id = fields
+        .value(Field::MessageId)
+        .and_then(HeaderValue::as_text)
+        .map(compact_id);
     if message_id.is_none() {
         defects.push(Defect::new(DefectKind::MissingMessageId, None));
     }
     let subject_value = redecoded(HeaderName::Subject, Reparse::Text);
     let subject = match &subject_value {
         Some(value) => value.as_text().map(str::to_string),
-        None => message.subject().map(str::to_string),
+        None => fields
+            .value(Field::Subject)
+            .and_then(HeaderValue::as_text)
+            .map(str::to_string),
     };
     let to_value = redecoded(HeaderName::To, Reparse::Address);
     let cc_value = redecoded(HeaderName::Cc, Reparse::Address);
@@ -127,19 +132,22 @@ pub(super) fn extract(message: &Message<'_>, defects: &mut Vec<Defect>) -> Heade
         to_value
             .as_ref()
             .and_then(HeaderValue::as_address)
-            .or_else(|| message.to()),
+            .or_else(|| fields.value(Field::To).and_then(HeaderValue::as_address)),
     );
     let (cc, cc_count) = mailboxes(
         cc_value
             .as_ref()
             .and_then(HeaderValue::as_address)
-            .or_else(|| message.cc()),
+            .or_else(|| fields.value(Field::Cc).and_then(HeaderValue::as_address)),
     );
     let root = &message.root_part().headers;
-    let (raw, received) = raw_fields(message);
     let headers = Headers {
         from,
-        reply_to: message.reply_to().and_then(|a| a.first()).map(mailbox),
+        reply_to: fields
+            .value(Field::ReplyTo)
+            .and_then(HeaderValue::as_address)
+            .and_then(Address::first)
+            .map(mailbox),
         to,
         cc,
         to_count,
@@ -147,15 +155,19 @@ pub(super) fn extract(message: &Message<'_>, defects: &mut Vec<Defect>) -> Heade
         subject,
         date,
         message_id,
-        in_reply_to: ids(message.in_reply_to()),
-        references: ids(message.references()),
-        list_id: raw[RawField::ListId as usize].map(list_id),
-        auto_submitted: raw_lower(raw[RawField::AutoSubmitted as usize]),
-        precedence: raw_lower(raw[RawField::Precedence as usize]),
-        priority: priority(&raw),
-        mailer: raw_text(raw[RawField::Mailer as usize])
-            .or_else(|| raw_text(raw[RawField::UserAgent as usize])),
-        received,
+        in_reply_to: ids(fields
+            .value(Field::InReplyTo)
+            .unwrap_or(&HeaderValue::Empty)),
+        references: ids(fields
+            .value(Field::References)
+            .unwrap_or(&HeaderValue::Empty)),
+        list_id: fields.raw(Field::ListId).map(list_id),
+        auto_submitted: raw_lower(fields.raw(Field::AutoSubmitted)),
+        precedence: raw_lower(fields.raw(Field::Precedence)),
+        priority: priority(&fields),
+        mailer: raw_text(fields.raw(Field::Mailer))
+            .or_else(|| raw_text(fields.raw(Field::UserAgent))),
+        received: fields.received,
         field_names: field_names(root),
     };
     let names = headers
@@ -274,9 +286,18 @@ fn raw_text(raw: Option<&str>) -> Option<String> {
     (!raw.is_empty()).then(|| clip(raw, 80))
 }
 
-/// The fields read as raw text, in the order of [`RAW_FIELDS`].
+/// The top-level fields triage reads.
 #[derive(Clone, Copy)]
-enum RawField {
+enum Field {
+    From,
+    Date,
+    Subject,
+    To,
+    Cc,
+    ReplyTo,
+    MessageId,
+    InReplyTo,
+    References,
     ListId,
     AutoSubmitted,
     Precedence,
@@ -288,62 +309,107 @@ enum RawField {
     UserAgent,
 }
 
-/// The names of the fields read as raw text, by [`RawField`].
-const RAW_FIELDS: [&str; 9] = [
-    "List-Id",
-    "Auto-Submitted",
-    "Precedence",
-    "Importance",
-    "X-Priority",
-    "Priority",
-    "X-MSMail-Priority",
-    "X-Mailer",
-    "User-Agent",
+/// How many [`Field`]s there are.
+const FIELDS: usize = 18;
+
+/// The fields mail-parser has a name for, as triage asked for them by that name.
+const KNOWN_FIELDS: [(HeaderName<'static>, Field); 11] = [
+    (HeaderName::From, Field::From),
+    (HeaderName::Date, Field::Date),
+    (HeaderName::Subject, Field::Subject),
+    (HeaderName::To, Field::To),
+    (HeaderName::Cc, Field::Cc),
+    (HeaderName::ReplyTo, Field::ReplyTo),
+    (HeaderName::MessageId, Field::MessageId),
+    (HeaderName::InReplyTo, Field::InReplyTo),
+    (HeaderName::References, Field::References),
+    (HeaderName::ListId, Field::ListId),
+    (HeaderName::AutoSubmitted, Field::AutoSubmitted),
 ];
 
-/// The raw text of each of [`RAW_FIELDS`] in the top-level header (the last field of that
-/// name, as `Message::header_raw` gives it), and the number of Received fields: one pass over
-/// the fields instead of one per name. A field is matched as mail-parser's names compare: a
-/// field it knows by its id, any other by its name in any case.
-fn raw_fields<'m>(message: &'m Message<'_>) -> ([Option<&'m str>; 9], usize) {
-    static NAMES: std::sync::LazyLock<[HeaderName<'static>; 9]> =
-        std::sync::LazyLock::new(|| RAW_FIELDS.map(HeaderName::from));
-    let names = &*NAMES;
-    let bytes = message.raw_message();
-    let mut found: [Option<&'m str>; 9] = [None; 9];
-    let mut received = 0;
-    for header in message.root_part().headers.iter().rev() {
-        if header.name.is_other() {
-            let name = header.name.as_str();
-            for (k, wanted) in names.iter().enumerate() {
-                if found[k].is_none()
-                    && wanted.is_other()
-                    && wanted.as_str().eq_ignore_ascii_case(name)
-                {
-                    found[k] = raw_value(bytes, header);
-                }
-            }
-            continue;
-        }
-        let id = header.name.id();
-        if header.name == HeaderName::Received {
-            received += 1;
-        }
-        for (k, wanted) in names.iter().enumerate() {
-            if found[k].is_none() && !wanted.is_other() && wanted.id() == id {
-                found[k] = raw_value(bytes, header);
-            }
-        }
-    }
-    (found, received)
+/// The fields triage asks for by their text (mail-parser may know some of them too).
+const NAMED_FIELDS: [(&str, Field); 7] = [
+    ("Precedence", Field::Precedence),
+    ("Importance", Field::Importance),
+    ("X-Priority", Field::XPriority),
+    ("Priority", Field::Priority),
+    ("X-MSMail-Priority", Field::MsMailPriority),
+    ("X-Mailer", Field::Mailer),
+    ("User-Agent", Field::UserAgent),
+];
+
+/// The top-level fields triage reads, each the last of its name (as mail-parser's
+/// `Message::header`, `header_raw`, `subject()`, `to()`... find them), and how many Received
+/// fields there are: found in one pass over the fields, where asking for each by name walked
+/// them all again, comparing names.
+struct Fields<'m, 'x> {
+    last: [Option<&'m mail_parser::Header<'x>>; FIELDS],
+    raw_message: &'m [u8],
+    received: usize,
 }
 
-/// A field's raw value, as `Message::header_raw` reads it (none if it is not UTF-8).
-fn raw_value<'m>(bytes: &'m [u8], header: &mail_parser::Header<'_>) -> Option<&'m str> {
-    let range = header.offset_start as usize..header.offset_end as usize;
-    bytes
-        .get(range)
-        .and_then(|raw| std::str::from_utf8(raw).ok())
+impl<'m, 'x> Fields<'m, 'x> {
+    /// A field is matched as mail-parser's names compare: one it knows by its id, any other
+    /// by its name in any case.
+    fn of(message: &'m Message<'x>) -> Self {
+        /// The field of each id mail-parser knows (`FIELDS` for none of ours), and the names
+        /// it does not know, with their field.
+        type Slots = ([u8; 256], Vec<(&'static str, usize)>);
+        static SLOTS: std::sync::LazyLock<Slots> = std::sync::LazyLock::new(|| {
+            let mut by_id = [FIELDS as u8; 256];
+            let mut others = Vec::new();
+            for (name, field) in &KNOWN_FIELDS {
+                by_id[usize::from(name.id())] = *field as u8;
+            }
+            for &(text, field) in &NAMED_FIELDS {
+                let name = HeaderName::from(text);
+                if name.is_other() {
+                    others.push((text, field as usize));
+                } else {
+                    by_id[usize::from(name.id())] = field as u8;
+                }
+            }
+            (by_id, others)
+        });
+        let (by_id, others) = &*SLOTS;
+        let mut fields = Fields {
+            last: [None; FIELDS],
+            raw_message: message.raw_message(),
+            received: 0,
+        };
+        for header in message.root_part().headers.iter().rev() {
+            let slot = if header.name.is_other() {
+                let name = header.name.as_str();
+                others
+                    .iter()
+                    .find(|(wanted, _)| wanted.eq_ignore_ascii_case(name))
+                    .map(|&(_, k)| k)
+            } else {
+                if header.name == HeaderName::Received {
+                    fields.received += 1;
+                }
+                Some(usize::from(by_id[usize::from(header.name.id())]))
+            };
+            if let Some(last) = slot.and_then(|k| fields.last.get_mut(k)) {
+                last.get_or_insert(header);
+            }
+        }
+        fields
+    }
+
+    /// The field's parsed value (`Message::header`).
+    fn value(&self, field: Field) -> Option<&'m HeaderValue<'x>> {
+        self.last[field as usize].map(|h| &h.value)
+    }
+
+    /// The field's raw text (`Message::header_raw`: none if it is not UTF-8).
+    fn raw(&self, field: Field) -> Option<&'m str> {
+        let header = self.last[field as usize]?;
+        let range = header.offset_start as usize..header.offset_end as usize;
+        self.raw_message
+            .get(range)
+            .and_then(|raw| std::str::from_utf8(raw).ok())
+    }
 }
 
 /// Upper bound on the field names kept: a message with thousands of made-up fields is
@@ -384,9 +450,9 @@ fn field_names(headers: &[mail_parser::Header<'_>]) -> Vec<String> {
     names
 }
 
-fn priority(raw: &[Option<&str>; 9]) -> Option<Priority> {
-    let word = |field: RawField| raw[field as usize].map(|v| v.trim().to_ascii_lowercase());
-    if let Some(v) = word(RawField::Importance) {
+fn priority(fields: &Fields<'_, '_>) -> Option<Priority> {
+    let word = |field: Field| fields.raw(field).map(|v| v.trim().to_ascii_lowercase());
+    if let Some(v) = word(Field::Importance) {
         return match v.as_str() {
             "high" => Some(Priority::High),
             "low" => Some(Priority::Low),
@@ -394,7 +460,7 @@ fn priority(raw: &[Option<&str>; 9]) -> Option<Priority> {
             _ => None,
         };
     }
-    if let Some(v) = word(RawField::XPriority) {
+    if let Some(v) = word(Field::XPriority) {
         // "1 (Highest)", "3 (Normal)", "5"...
         return match v.bytes().find(u8::is_ascii_digit) {
             Some(b'1' | b'2') => Some(Priority::High),
@@ -403,7 +469,7 @@ fn priority(raw: &[Option<&str>; 9]) -> Option<Priority> {
             _ => None,
         };
     }
-    for field in [RawField::Priority, RawField::MsMailPriority] {
+    for field in [Field::Priority, Field::MsMailPriority] {
         if let Some(v) = word(field) {
             return match v.as_str() {
                 "urgent" | "high" => Some(Priority::High),
@@ -443,7 +509,7 @@ mod tests {
             let raw = format!("From: a@x\n{h}\n\nbody\n");
             let m = mail_parser::MessageParser::default()
                 .parse(raw.as_bytes())
-                .map(|m| priority(&raw_fields(&m).0));
+                .map(|m| priority(&Fields::of(&m)));
             m.flatten()
         };
         assert_eq!(msg("Importance: High"), Some(Priority::High));
