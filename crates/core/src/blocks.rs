@@ -76,6 +76,65 @@ impl Starts {
     }
 }
 
+/// The classes the feature tokenizer reads, of the 64 bytes from `base`. Bytes past the end
+/// of the text count as white space and as nothing else, so that the last chunk ends there.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TokenWindow {
+    /// ASCII white space, as `u8::is_ascii_whitespace` has it (space, `\t`, `\n`, form feed,
+    /// `\r`; not the vertical tab).
+    pub(crate) space: u64,
+    /// ASCII letters and digits.
+    pub(crate) alphanumeric: u64,
+    /// ASCII letters.
+    pub(crate) letters: u64,
+    /// ASCII capitals.
+    pub(crate) upper: u64,
+    /// ASCII digits.
+    pub(crate) digits: u64,
+    /// The bytes that keep a number whole between digits: `.`, `,`, `:`, `/`, `-`.
+    pub(crate) separators: u64,
+    /// Bytes that may make their chunk something else than ASCII words: a non-ASCII byte, an
+    /// `@`, or the start of `http` or `www.` (any case; a few other bytes too, which only
+    /// costs the plain path a chunk).
+    pub(crate) unusual: u64,
+}
+
+impl TokenWindow {
+    /// The classes of `bytes[base..]`'s first 64 bytes; `base` is below `bytes.len()`.
+    pub(crate) fn at(bytes: &[u8], base: usize) -> TokenWindow {
+        let mut padded = [0u8; 64];
+        let chunk = first_64(bytes, base, &mut padded);
+        let left = bytes.len() - base;
+        let past_end = if left >= 64 { 0 } else { u64::MAX << left };
+        let eq = |c: u8| move |v: u8x16| v.cmp_eq(u8x16::splat(c));
+        // With the lower-case bit set, `H` reads as `h`; `.` has it already.
+        let folded = |c: u8| move |v: u8x16| (v | u8x16::splat(0x20)).cmp_eq(u8x16::splat(c));
+        let (h, t, p, w) = (
+            bits(chunk, folded(b'h')),
+            bits(chunk, folded(b't')),
+            bits(chunk, folded(b'p')),
+            bits(chunk, folded(b'w')),
+        );
+        let dot = bits(chunk, eq(b'.'));
+        let http = h & (t >> 1) & (t >> 2) & (p >> 3);
+        let www = w & (w >> 1) & (w >> 2) & (dot >> 3);
+        let letters = bits(chunk, ascii_letters);
+        let digits = bits(chunk, |v| within(v, b'0', b'9'));
+        TokenWindow {
+            space: past_end
+                | bits(chunk, |v| {
+                    (within(v, b'\t', b'\r') & !v.cmp_eq(u8x16::splat(0x0b))) | eq(b' ')(v)
+                }),
+            alphanumeric: letters | digits,
+            letters,
+            upper: bits(chunk, |v| within(v, b'A', b'Z')),
+            digits,
+            separators: bits(chunk, |v| within(v, b',', b'/') | eq(b':')(v)),
+            unusual: http | www | bits(chunk, |v| v | eq(b'@')(v)),
+        }
+    }
+}
+
 /// The bytes of `v` in `lo..=hi` (all ones where they are, zeros elsewhere).
 fn within(v: u8x16, lo: u8, hi: u8) -> u8x16 {
     v.max(u8x16::splat(lo)).min(u8x16::splat(hi)).cmp_eq(v)
@@ -145,6 +204,36 @@ mod tests {
                     (0xC3..=0xC5).contains(&b),
                     "{b:#x}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn token_classes_are_the_plain_tests_and_the_end_is_white_space() {
+        let mut text: Vec<u8> = (0..=255u8).chain(0..=255u8).collect();
+        text.extend_from_slice(b"xhttp HTTPS www.x Www. wwwx htt");
+        for base in [0, 1, 63, 200, 470, 511, 512, 520, 540] {
+            let window = TokenWindow::at(&text, base);
+            for k in 0..64 {
+                let at = base + k;
+                let byte = text.get(at).copied();
+                let b = byte.unwrap_or(0);
+                let bit = |m: u64| m >> k & 1 == 1;
+                let space = byte.is_none_or(|b| b.is_ascii_whitespace());
+                assert_eq!(bit(window.space), space, "{byte:?}");
+                let inside = |test: bool| byte.is_some() && test;
+                assert_eq!(bit(window.alphanumeric), inside(b.is_ascii_alphanumeric()));
+                assert_eq!(bit(window.letters), inside(b.is_ascii_alphabetic()));
+                assert_eq!(bit(window.upper), inside(b.is_ascii_uppercase()));
+                assert_eq!(bit(window.digits), inside(b.is_ascii_digit()));
+                let separator = matches!(b, b'.' | b',' | b':' | b'/' | b'-');
+                assert_eq!(bit(window.separators), inside(separator));
+                let next4 = text.get(at..(at + 4).min(base + 64)).unwrap_or_default();
+                let starts =
+                    next4.eq_ignore_ascii_case(b"http") || next4.eq_ignore_ascii_case(b"www.");
+                if inside(b >= 0x80 || b == b'@') || starts {
+                    assert!(bit(window.unusual), "{at}: {byte:?}");
+                }
             }
         }
     }
