@@ -626,9 +626,13 @@ impl<'t> Builder<'t> {
         let entries = &mut self.entries[self.start..];
         let counts = &self.counts[self.start..];
         let mut norm = 0.0f32;
+        let scales = &*COUNT_SCALES;
         for (entry, &count) in entries.iter_mut().zip(counts) {
             if count > 1 {
-                entry.value *= 1.0 + (count as f32).ln();
+                entry.value *= scales
+                    .get(count as usize)
+                    .copied()
+                    .unwrap_or_else(|| count_scale(count));
             }
             norm += entry.value * entry.value;
         }
@@ -641,6 +645,16 @@ impl<'t> Builder<'t> {
         self.table.clear();
     }
 }
+
+/// A count's scale, `1 + ln(count)`.
+fn count_scale(count: u32) -> f32 {
+    1.0 + (count as f32).ln()
+}
+
+/// [`count_scale`] of the counts most features have, worked out once: the same values to the
+/// bit, without a logarithm for every feature seen more than once.
+static COUNT_SCALES: std::sync::LazyLock<Vec<f32>> =
+    std::sync::LazyLock::new(|| (0..256).map(count_scale).collect());
 
 /// Cuts `text` to at most `max` bytes on a character boundary.
 fn prefix(text: &str, max: usize) -> &str {
