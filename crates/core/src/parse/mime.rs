@@ -13,6 +13,9 @@ use super::headers::{self, clip, Mailbox};
 use super::html;
 use super::{Attachment, Body};
 
+/// U+FFFD, the replacement character, in UTF-8: the mark of bytes that did not decode.
+const REPLACEMENT: &[u8] = "\u{FFFD}".as_bytes();
+
 /// Most forwarded messages described per message.
 const MAX_FORWARDED: usize = 16;
 /// At most this many MIME parts are visited per message.
@@ -266,7 +269,9 @@ pub(super) fn read_structure(
                         charsets.insert(charset);
                     }
                 }
-                if !undecodable && text.contains('\u{FFFD}') {
+                // memmem looks for the rarest of the three bytes; `str::contains` looked for
+                // the last, 0xBD, which is common inside other scripts' characters.
+                if !undecodable && memmem::find(text.as_bytes(), REPLACEMENT).is_some() {
                     undecodable = true;
                     defects::push(defects, DefectKind::UndecodableText, declared.clone());
                 }
