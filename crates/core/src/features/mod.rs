@@ -416,9 +416,9 @@ impl Words {
 struct Builder<'t> {
     bits: u8,
     entries: Vec<Feature>,
-    /// Per entry: its full hash (to tell colliding slots of the table apart) and its count.
-    hashes: Vec<u64>,
-    counts: Vec<u32>,
+    /// Per entry: its full hash (to tell colliding slots of the table apart) and its count,
+    /// side by side: a probe that finds its entry counts it in the same cache line.
+    seen: Vec<(u64, u32)>,
     facts: String,
     scratch: String,
     table: &'t mut Table,
@@ -435,8 +435,7 @@ impl<'t> Builder<'t> {
         Builder {
             bits,
             entries: Vec::with_capacity(expected),
-            hashes: Vec::with_capacity(expected),
-            counts: Vec::with_capacity(expected),
+            seen: Vec::with_capacity(expected),
             facts: String::with_capacity(fact_bytes),
             // Room for a fact written in pieces (`field:` and a name), not grown per message.
             scratch: String::with_capacity(64),
@@ -468,8 +467,9 @@ impl<'t> Builder<'t> {
                 break;
             }
             let i = slot as usize - 1;
-            if self.hashes[i] == hash {
-                self.counts[i] += 1;
+            let (known, count) = &mut self.seen[i];
+            if *known == hash {
+                *count += 1;
                 return i;
             }
             at = (at + 1) & mask;
@@ -477,8 +477,7 @@ impl<'t> Builder<'t> {
         let i = self.entries.len();
         self.table.slots[at] = i as u32 + 1;
         self.table.used.push(at as u32);
-        self.hashes.push(hash);
-        self.counts.push(1);
+        self.seen.push((hash, 1));
         let sign = if hash & 1 == 0 { 1.0 } else { -1.0 };
         self.entries.push(Feature {
             index: (hash >> (64 - u32::from(self.bits))) as u32,
@@ -498,7 +497,7 @@ impl<'t> Builder<'t> {
         self.table.used.clear();
         let mask = size - 1;
         for i in self.start..self.entries.len() {
-            let mut at = (self.hashes[i] >> 17) as usize & mask;
+            let mut at = (self.seen[i].0 >> 17) as usize & mask;
             while self.table.slots[at] != 0 {
                 at = (at + 1) & mask;
             }
@@ -579,7 +578,7 @@ impl<'t> Builder<'t> {
                 Ok(known) => {
                     let (from, to) = self.table.words.ranges[known];
                     for k in from..to {
-                        self.counts[self.table.words.grams[k as usize] as usize] += 1;
+                        self.seen[self.table.words.grams[k as usize] as usize].1 += 1;
                     }
                     return;
                 }
@@ -624,10 +623,10 @@ impl<'t> Builder<'t> {
     /// and empties the table for the next namespace.
     fn finish(&mut self) {
         let entries = &mut self.entries[self.start..];
-        let counts = &self.counts[self.start..];
+        let seen = &self.seen[self.start..];
         let mut norm = 0.0f32;
         let scales = &*COUNT_SCALES;
-        for (entry, &count) in entries.iter_mut().zip(counts) {
+        for (entry, &(_, count)) in entries.iter_mut().zip(seen) {
             if count > 1 {
                 entry.value *= scales
                     .get(count as usize)
