@@ -15,41 +15,6 @@ use crate::swar::{chunk, first_below, first_equal};
 /// Most distinct link targets kept per message.
 pub const MAX_LINKS: usize = 64;
 
-const BLOCK_TAGS: &[&[u8]] = &[
-    b"address",
-    b"article",
-    b"blockquote",
-    b"br",
-    b"center",
-    b"dd",
-    b"div",
-    b"dl",
-    b"dt",
-    b"footer",
-    b"form",
-    b"h1",
-    b"h2",
-    b"h3",
-    b"h4",
-    b"h5",
-    b"h6",
-    b"header",
-    b"hr",
-    b"li",
-    b"nav",
-    b"ol",
-    b"p",
-    b"pre",
-    b"section",
-    b"table",
-    b"tr",
-    b"ul",
-];
-const CELL_TAGS: &[&[u8]] = &[
-    b"button", b"img", b"input", b"label", b"option", b"td", b"th",
-];
-const SKIPPED_TAGS: &[&[u8]] = &[b"head", b"script", b"style", b"template", b"title"];
-
 /// The text of an HTML body.
 pub(super) fn to_text(html: &str) -> String {
     let bytes = html.as_bytes();
@@ -85,16 +50,47 @@ fn skip_markup(bytes: &[u8], lt: usize, out: &mut Text) -> usize {
     }
     let name = &rest[name_start..name_start + name_len];
     let end = memchr(b'>', rest).map_or(bytes.len(), |i| lt + 1 + i + 1);
-    let is = |set: &[&[u8]]| set.iter().any(|t| t.eq_ignore_ascii_case(name));
-    if !closing && is(SKIPPED_TAGS) {
-        return skip_element(bytes, end, name);
-    }
-    if is(BLOCK_TAGS) {
-        out.line_break();
-    } else if is(CELL_TAGS) {
-        out.space();
+    match tag_kind(name) {
+        Tag::Skipped if !closing => return skip_element(bytes, end, name),
+        Tag::Block => out.line_break(),
+        Tag::Cell => out.space(),
+        Tag::Skipped | Tag::Other => {}
     }
     end
+}
+
+/// What a tag does to the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tag {
+    /// Its element is skipped whole: head, script, style, template, title.
+    Skipped,
+    /// It ends a line: paragraphs, divisions, headings, list items, rows, breaks...
+    Block,
+    /// It keeps its neighbours apart by a space: cells, images, form controls.
+    Cell,
+    Other,
+}
+
+/// The kind of the tag named `name` (any case), as one match, which compiles to a switch on
+/// the length and a few comparisons: a list of names took a comparison per name for every
+/// tag of a message. A test holds the match to the lists of names.
+fn tag_kind(name: &[u8]) -> Tag {
+    let mut lower = [0u8; 10];
+    let Some(lower) = lower.get_mut(..name.len()) else {
+        return Tag::Other;
+    };
+    for (l, b) in lower.iter_mut().zip(name) {
+        *l = b.to_ascii_lowercase();
+    }
+    match &*lower {
+        b"head" | b"script" | b"style" | b"template" | b"title" => Tag::Skipped,
+        b"address" | b"article" | b"blockquote" | b"br" | b"center" | b"dd" | b"div" | b"dl"
+        | b"dt" | b"footer" | b"form" | b"h1" | b"h2" | b"h3" | b"h4" | b"h5" | b"h6"
+        | b"header" | b"hr" | b"li" | b"nav" | b"ol" | b"p" | b"pre" | b"section" | b"table"
+        | b"tr" | b"ul" => Tag::Block,
+        b"button" | b"img" | b"input" | b"label" | b"option" | b"td" | b"th" => Tag::Cell,
+        _ => Tag::Other,
+    }
 }
 
 /// Skips to just after `</name>` (or to the end if it never comes).
@@ -416,6 +412,61 @@ mod tests {
             links,
             vec!["https://good.example/x?a=1&b=2", "http://evil.example"]
         );
+    }
+
+    const BLOCK_TAGS: &[&[u8]] = &[
+        b"address",
+        b"article",
+        b"blockquote",
+        b"br",
+        b"center",
+        b"dd",
+        b"div",
+        b"dl",
+        b"dt",
+        b"footer",
+        b"form",
+        b"h1",
+        b"h2",
+        b"h3",
+        b"h4",
+        b"h5",
+        b"h6",
+        b"header",
+        b"hr",
+        b"li",
+        b"nav",
+        b"ol",
+        b"p",
+        b"pre",
+        b"section",
+        b"table",
+        b"tr",
+        b"ul",
+    ];
+    const CELL_TAGS: &[&[u8]] = &[
+        b"button", b"img", b"input", b"label", b"option", b"td", b"th",
+    ];
+    const SKIPPED_TAGS: &[&[u8]] = &[b"head", b"script", b"style", b"template", b"title"];
+
+    #[test]
+    fn tags_are_told_apart_as_the_lists_say() {
+        for (list, kind) in [
+            (SKIPPED_TAGS, Tag::Skipped),
+            (BLOCK_TAGS, Tag::Block),
+            (CELL_TAGS, Tag::Cell),
+        ] {
+            for name in list {
+                assert_eq!(tag_kind(name), kind, "{name:?}");
+                assert_eq!(tag_kind(&name.to_ascii_uppercase()), kind, "{name:?}");
+                for other in [&b"x"[..], b"1", b"-"] {
+                    assert_eq!(tag_kind(&[name, other].concat()), Tag::Other, "{name:?}");
+                }
+            }
+        }
+        for name in [&b""[..], b"a", b"span", b"font", b"blockquotes", b"tbody"] {
+            assert_eq!(tag_kind(name), Tag::Other, "{name:?}");
+        }
     }
 
     /// Text between tags as a look at every byte appends it.
