@@ -161,19 +161,7 @@ impl Text {
                 continue;
             }
             if b == b'&' {
-                let (decoded, used) = decode_reference(&bytes[i..]);
-                match decoded {
-                    Some(c) if c.is_whitespace() && c != '\u{a0}' => self.space(),
-                    Some(c) => {
-                        self.push_word_start();
-                        self.out.push(c);
-                    }
-                    None => {
-                        self.push_word_start();
-                        self.out.push('&');
-                    }
-                }
-                i += used;
+                i += self.push_reference(&bytes[i..]);
                 continue;
             }
             // A run of other bytes, up to white space or `&` (both ASCII, so the cut is on a
@@ -183,6 +171,24 @@ impl Text {
             self.out.push_str(&text[i..end]);
             i = end;
         }
+    }
+
+    /// Appends the character reference at the start of `bytes` (an `&`), or the `&` when
+    /// it starts none; returns the bytes it used.
+    fn push_reference(&mut self, bytes: &[u8]) -> usize {
+        let (decoded, used) = decode_reference(bytes);
+        match decoded {
+            Some(c) if c.is_whitespace() && c != '\u{a0}' => self.space(),
+            Some(c) => {
+                self.push_word_start();
+                self.out.push(c);
+            }
+            None => {
+                self.push_word_start();
+                self.out.push('&');
+            }
+        }
+        used
     }
 
     fn finish(mut self) -> String {
@@ -336,14 +342,21 @@ pub(super) fn collect_links(html: &str, links: &mut Vec<String>) {
         if bytes.get(i + 2).is_some_and(u8::is_ascii_alphanumeric) {
             continue;
         }
-        let end = memchr(b'>', &bytes[at..]).map_or(bytes.len(), |e| at + e);
-        if let Some(target) = href(&html[at..end]) {
-            if !links.contains(&target) {
-                links.push(target);
-            }
-        }
-        at = end;
+        at = push_anchor(html, at, links);
     }
+}
+
+/// Reads the `<a ...>` tag whose name starts at `at`: its target joins `links` if it is a
+/// new one. Returns where the tag ends (its `>`, or the end of the text).
+fn push_anchor(html: &str, at: usize, links: &mut Vec<String>) -> usize {
+    let bytes = html.as_bytes();
+    let end = memchr(b'>', &bytes[at..]).map_or(bytes.len(), |e| at + e);
+    if let Some(target) = href(&html[at..end]) {
+        if !links.contains(&target) {
+            links.push(target);
+        }
+    }
+    end
 }
 
 /// The `href` value in the inside of an `<a ...>` tag.
@@ -482,19 +495,7 @@ mod tests {
                     t.out.push_str(&text[start..i]);
                 }
                 if b == b'&' {
-                    let (decoded, used) = decode_reference(&bytes[i..]);
-                    match decoded {
-                        Some(c) if c.is_whitespace() && c != '\u{a0}' => t.space(),
-                        Some(c) => {
-                            t.push_word_start();
-                            t.out.push(c);
-                        }
-                        None => {
-                            t.push_word_start();
-                            t.out.push('&');
-                        }
-                    }
-                    i += used;
+                    i += t.push_reference(&bytes[i..]);
                     continue;
                 }
                 t.space();
@@ -546,13 +547,7 @@ mod tests {
             if !is_anchor {
                 continue;
             }
-            let end = memchr(b'>', &bytes[at..]).map_or(bytes.len(), |e| at + e);
-            if let Some(target) = href(&html[at..end]) {
-                if !links.contains(&target) {
-                    links.push(target);
-                }
-            }
-            at = end;
+            at = push_anchor(html, at, &mut links);
         }
         links
     }
